@@ -1,0 +1,1 @@
+"""The event log: the port, its adapters and the message envelope."""

@@ -1,0 +1,1 @@
+"""Persistence ports (:mod:`axiom.stores.base`) and their adapters."""

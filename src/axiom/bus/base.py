@@ -99,13 +99,16 @@ class Consumer(ABC):
 
     @abstractmethod
     def poll(self, max_records: int = 500, timeout_s: float = 1.0) -> list[Record]:
-        """Up to ``max_records`` records from the assigned partitions, in offset order per
-        partition; waits up to ``timeout_s`` when none is available, then returns [].
+        """Up to ``max_records`` records from the assigned partitions.
+
+        Offset order per partition; waits up to ``timeout_s`` when none is available,
+        then returns [].
         """
 
     @abstractmethod
     def commit(self, offsets: Mapping[TopicPartition, int] | None = None) -> None:
         """Store the next offset to read per partition (default: the current positions).
+
         Called after the batch is written; if the process dies before, it is re-delivered.
         """
 

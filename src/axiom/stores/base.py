@@ -274,8 +274,9 @@ class GraphStore(_Closable, ABC):
 
     @abstractmethod
     def merge_edges(self, edges: Sequence[Edge]) -> int:
-        """Upsert by (src, type, dst); missing endpoint nodes are created bare (label from
-        the id). Returns edges written.
+        """Upsert by (src, type, dst); returns edges written.
+
+        Missing endpoint nodes are created bare (label from the id).
         """
 
     @abstractmethod
@@ -295,8 +296,9 @@ class GraphStore(_Closable, ABC):
         direction: str = "both",
         limit: int | None = None,
     ) -> list[Neighbor]:
-        """Nodes within ``hops`` (both directions by default, or ``out``/``in``), nearest
-        first then by id; the start node is excluded.
+        """Nodes within ``hops``, nearest first then by id; the start node is excluded.
+
+        ``direction`` is ``both`` (default), ``out`` or ``in``.
         """
 
     @abstractmethod

@@ -79,7 +79,8 @@ def load_class(port: str, url: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if spec.extra and exc.name and not exc.name.startswith("axiom"):
+        ours = exc.name is not None and (exc.name == "axiom" or exc.name.startswith("axiom."))
+        if spec.extra and exc.name and not ours:
             raise MissingExtraError(f"{port} backend '{scheme_of(url)}'", spec.extra) from exc
         raise
     return getattr(module, attr)

@@ -1,6 +1,6 @@
 """The event-log port: Kafka's contract, whatever the adapter.
 
-Guarantees every adapter gives (checked by ``tests/contract/test_bus_contract.py``):
+Guarantees every adapter gives (checked by ``tests/contract/bus_contract.py``):
 
 * Topics have a fixed number of partitions; a keyed message goes to
   ``murmur2(key) % partitions`` (Kafka's default partitioner), so one key keeps its order.
@@ -172,6 +172,18 @@ class EventBus(ABC):
     @abstractmethod
     def committed(self, group: str, topic: str) -> dict[int, int]:
         """Partition -> committed offset of ``group`` (partitions never committed: absent)."""
+
+    @abstractmethod
+    def offsets_for_time(self, topic: str, timestamp_ms: int) -> dict[int, int]:
+        """Partition -> first offset with a timestamp >= ``timestamp_ms`` (end if none)."""
+
+    @abstractmethod
+    def commit_offsets(self, group: str, offsets: Mapping[TopicPartition, int]) -> None:
+        """Set ``group``'s committed offsets from outside the group (replay, admin).
+
+        Members of the group pick the new offsets up when their partitions are next
+        assigned; run it while the group's consumers are stopped.
+        """
 
     @abstractmethod
     def groups(self) -> list[str]:

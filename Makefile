@@ -1,0 +1,50 @@
+# Axiom — every target creates what it needs (.venv included); `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+UNIVERSE ?= all
+YEARS ?= 5
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+.PHONY: help setup demo test unit lint bench clean
+
+help: ## list every target
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install -q "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --extra dev
+	@touch $@
+
+setup: $(VENV)/.synced ## create .venv with the locked dependencies
+
+demo: setup ## run every pipeline over the full universe on the embedded backends
+	$(BIN)/axiom demo --universe "$(UNIVERSE)" --years $(YEARS)
+
+lint: setup ## ruff, formatting, mypy --strict and the import-cycle check
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m axiom.devtools.import_cycles src/axiom
+
+unit: setup ## the fast tier only (no servers)
+	$(BIN)/pytest -q tests/unit
+
+test: lint ## lint, then every test tier
+	$(BIN)/pytest -q -p no:cacheprovider tests
+
+bench: setup ## benchmarks; results go to docs/benchmarks.md by hand
+	$(BIN)/python bench/e2e.py
+	$(BIN)/python bench/analytics.py
+
+clean: ## remove .venv, tool cache and embedded state
+	rm -rf $(VENV) $(TOOLS) .axiom .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Company-graph extraction: extractors turn company data into graph mutations."""

@@ -1,0 +1,1 @@
+"""Checks run by ``make lint``; not imported by Axiom itself."""

@@ -1,0 +1,1 @@
+"""Metrics (defined once, in :mod:`axiom.observability.metrics`) and their exposition."""

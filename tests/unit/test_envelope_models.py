@@ -1,0 +1,99 @@
+"""The envelope codec and the domain payload validators."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from axiom.bus.serde import VERSION, decode, encode
+from axiom.domain.models import (
+    Company,
+    CorrelationEdge,
+    Edge,
+    Fundamentals,
+    GraphMutation,
+    KeyPerson,
+    MarketEvent,
+    Node,
+    PriceBars,
+    RiskScore,
+)
+from axiom.errors import MessageError
+
+
+def _bars() -> PriceBars:
+    d = np.arange(np.datetime64("2024-01-01"), np.datetime64("2024-01-04"))
+    c = np.array([10.0, 10.5, 10.2])
+    return PriceBars("X", d, c, c + 0.3, c - 0.3, c, np.array([1.0, 2.0, 3.0]), True)
+
+
+def test_price_bars_roundtrip_through_envelope() -> None:
+    raw = encode("price_bars", _bars().to_payload(), key="X", source="test")
+    env = decode(raw, expect_type="price_bars")
+    assert env.v == VERSION and env.key == "X" and env.source == "test"
+    back = PriceBars.from_payload(env.payload)
+    assert np.array_equal(back.dates, _bars().dates)
+    assert np.array_equal(back.close, _bars().close)
+    assert back.simulated is True
+
+
+@pytest.mark.parametrize(
+    ("raw", "msg"),
+    [
+        (b"[]", "not a JSON object"),
+        (b"nope", "not JSON"),
+        (b'{"type":"x","v":99,"ts":1,"source":"s","payload":{}}', "version"),
+        (b'{"type":"x","v":1,"ts":1}', "lacks source, payload"),
+    ],
+)
+def test_bad_envelopes(raw: bytes, msg: str) -> None:
+    with pytest.raises(MessageError, match=msg):
+        decode(raw)
+
+
+def test_price_bar_invariants() -> None:
+    p = _bars().to_payload()
+    p["dates"] = list(reversed(p["dates"]))
+    with pytest.raises(MessageError, match="increasing"):
+        PriceBars.from_payload(p)
+    p = _bars().to_payload()
+    p["close"] = [1.0, -1.0, 1.0]
+    with pytest.raises(MessageError):
+        PriceBars.from_payload(p)
+
+
+def test_domain_roundtrips() -> None:
+    c = Company(
+        "AAPL",
+        "Apple",
+        isin="US0378331005",
+        industries=("Tech",),
+        key_people=(KeyPerson("Tim Cook", ("ceo",)),),
+        employees=10,
+    )
+    assert Fundamentals.from_payload(Fundamentals(c, date(2025, 1, 2)).to_payload()).company == c
+    e = MarketEvent("AAPL", date(2025, 1, 2), "jump", 9.5, {"z": 9.5})
+    assert MarketEvent.from_payload(e.to_payload()) == e
+    assert e.event_id == MarketEvent("AAPL", date(2025, 1, 2), "jump", 1.0).event_id
+    ce = CorrelationEdge("A", "B", 0.7, date(2025, 1, 2), 252)
+    assert CorrelationEdge.from_payload(ce.to_payload()) == ce
+    r = RiskScore("s", "AAPL", 0.25, 2)
+    assert RiskScore.from_payload(r.to_payload()) == r
+    for m in (
+        GraphMutation("merge_node", node=Node("Company", "A", {"x": 1})),
+        GraphMutation("merge_edge", edge=Edge("Company:A", "PEER_OF", "Company:B", 0.5)),
+    ):
+        assert GraphMutation.from_payload(m.to_payload()) == m
+
+
+def test_invalid_domain_payloads() -> None:
+    with pytest.raises(MessageError, match="ordered"):
+        CorrelationEdge.from_payload(
+            {"a": "B", "b": "A", "rho": 0.1, "window_end": "2025-01-01", "window": 5}
+        )
+    with pytest.raises(MessageError, match="outside"):
+        RiskScore.from_payload({"scenario_id": "s", "symbol": "A", "loss": 1.5, "round": 1})
+    with pytest.raises(MessageError, match="unknown graph mutation"):
+        GraphMutation.from_payload({"op": "drop_everything"})

@@ -45,6 +45,8 @@ BACKENDS: dict[str, dict[str, BackendSpec]] = {
     },
     "vectors": {
         "embedded": BackendSpec("axiom.stores.chroma:ChromaVectorIndex"),
+        "http": BackendSpec("axiom.stores.chroma:ChromaVectorIndex"),
+        "https": BackendSpec("axiom.stores.chroma:ChromaVectorIndex"),
     },
     "executor": {
         "local": BackendSpec("axiom.compute.local:LocalExecutor"),
@@ -84,6 +86,18 @@ def load_class(port: str, url: str) -> Any:
             raise MissingExtraError(f"{port} backend '{scheme_of(url)}'", spec.extra) from exc
         raise
     return getattr(module, attr)
+
+
+#: (port, scheme) pairs whose state lives in the memory of one process.
+PROCESS_LOCAL: frozenset[tuple[str, str]] = frozenset({("cache", "memory")})
+
+
+def is_process_local(port: str, url: str) -> bool:
+    """True if ``url`` names state that another process cannot see (``memory://``).
+
+    Writers of such a backend must run in the process that reads it.
+    """
+    return (port, scheme_of(url)) in PROCESS_LOCAL
 
 
 def open_backend(port: str, url: str, settings: Settings) -> Any:

@@ -53,7 +53,10 @@ class EventConfig:
     positive fraction (0.2 = 20 % below peak); after an event the drawdown must shrink
     below ``drawdown_reset`` before a new crossing counts, so a price hovering at the
     limit does not fire every other day. ``extreme_reset`` is the same for 52-week
-    extremes (0: any day that is not a new extreme re-arms the detector).
+    extremes: the close must retreat 5 % from the new high (low) before the next one
+    counts, so a stock grinding upwards makes one breakout, not one a week (0: any day
+    that is not a new extreme re-arms the detector). ``volume_ratio = 5`` keeps the
+    spikes that stand out from a fat-tailed volume process.
     """
 
     jump_z: float = 8.0
@@ -61,12 +64,12 @@ class EventConfig:
     ewma_lambda: float = 0.94
     ewma_clip: float = 4.0
     warmup: int = 20
-    volume_ratio: float = 4.0
+    volume_ratio: float = 5.0
     volume_window: int = 20
     volume_min_periods: int = 10
     extreme_window: int = TRADING_DAYS
     extreme_coverage: float = 0.8
-    extreme_reset: float = 0.0
+    extreme_reset: float = 0.05
     drawdown: float = 0.20
     drawdown_reset: float = 0.10
     drawdown_window: int = TRADING_DAYS

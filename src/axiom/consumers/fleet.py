@@ -1,82 +1,142 @@
-"""Run every consumer in the background of one process and wait until they caught up.
+"""Run every consumer in the background and wait until they caught up.
 
-Used by ``axiom demo`` and the tests: each consumer gets its own thread and its own
-runtime (its own bus and store connections), as it would in its own process. Waiting
-means: every group's committed offsets equal the end offsets of its topics.
+Used by ``axiom demo``, ``axiom run`` and the tests. Each consumer runs in its own
+**process** (its own runtime, its own connections, its own core), as it would in
+production, except a consumer whose store lives in this process's memory (a
+``memory://`` cache), which runs in a thread here so that this process sees what it
+wrote. "Caught up" means every group's committed offsets equal the end offsets of its
+topics.
 """
 
 from __future__ import annotations
 
+import multiprocessing as mp
+import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from multiprocessing.synchronize import Event as MpEvent
+from typing import Any
 
-from axiom.consumers.registry import CONSUMER_NAMES, build_sink
+from axiom.consumers.registry import CONSUMER_NAMES, build_sink, sink_port, sink_topics
 from axiom.consumers.runner import ConsumerRunner, RunnerStats
 from axiom.errors import PipelineError
+from axiom.registry import is_process_local
 from axiom.runtime import Runtime
 from axiom.settings import Settings
 
+_START_TIMEOUT_S = 120.0
 
-class ConsumerFleet:
-    """Consumers running in threads until :meth:`stop`."""
 
-    def __init__(self, settings: Settings, names: Sequence[str] = CONSUMER_NAMES) -> None:
-        self.settings = settings
-        self.names = list(names)
-        self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
-        self._runners: dict[str, ConsumerRunner] = {}
-        self._errors: dict[str, BaseException] = {}
-        self._ready = threading.Barrier(len(self.names) + 1)
-        self._monitor = Runtime(settings)
-
-    def _run(self, name: str) -> None:
-        runtime = Runtime(self.settings)
-        try:
+def _consume(settings: Settings, name: str, stop: threading.Event | MpEvent, reports: Any) -> None:
+    """Body of one consumer (thread or child process): report ready, run, report stats."""
+    try:
+        with Runtime(settings) as runtime:
             runner = ConsumerRunner(
-                build_sink(name, runtime), runtime.bus, batch_size=self.settings.consumer_batch
+                build_sink(name, runtime), runtime.bus, batch_size=settings.consumer_batch
             )
-            self._runners[name] = runner
-            self._ready.wait()
             try:
-                runner.run(self._stop)
+                runner.consumer.assignment()  # join the group before saying ready
+                reports.put(("ready", name, None))
+                runner.run(stop)
             finally:
                 runner.close()
-        except threading.BrokenBarrierError:
-            pass
-        except BaseException as exc:
-            self._errors[name] = exc
-            self._ready.abort()
-        finally:
-            runtime.close()
+            reports.put(("stats", name, asdict(runner.stats)))
+    except BaseException as exc:  # reported to the parent, which raises
+        reports.put(("error", name, f"{type(exc).__name__}: {exc}"))
 
-    def start(self) -> ConsumerFleet:
-        """Start one thread per consumer; returns once every consumer joined its group."""
-        for name in self.names:
-            t = threading.Thread(
-                target=self._run, args=(name,), name=f"consumer-{name}", daemon=True
-            )
-            t.start()
-            self._threads.append(t)
-        try:
-            self._ready.wait(timeout=120)
-        except threading.BrokenBarrierError:
-            self._raise_errors()
-        return self
+
+class ConsumerFleet:
+    """Consumers running in the background until :meth:`stop`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        names: Sequence[str] = CONSUMER_NAMES,
+        *,
+        processes: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.names = list(names)
+        self._ctx = mp.get_context("spawn")
+        self._mp_stop = self._ctx.Event()
+        self._th_stop = threading.Event()
+        self._mp_reports: Any = self._ctx.Queue()
+        self._th_reports: queue.Queue[tuple[str, str, Any]] = queue.Queue()
+        self._workers: dict[str, mp.process.BaseProcess | threading.Thread] = {}
+        self._use_processes = processes
+        self._errors: dict[str, str] = {}
+        self._stats: dict[str, RunnerStats] = {}
+        self._ready: set[str] = set()
+        self._monitor = Runtime(settings)
+        self._topics = {n: sink_topics(n) for n in self.names}
+
+    def _in_process(self, name: str) -> bool:
+        port = sink_port(name)
+        url = self.settings.warehouse_url if port == "warehouse" else getattr(self.settings, port)
+        return not self._use_processes or is_process_local(port, str(url))
+
+    def _drain(self, block_s: float = 0.0) -> None:
+        for q in (self._th_reports, self._mp_reports):
+            while True:
+                try:
+                    kind, name, data = q.get(timeout=block_s) if block_s else q.get_nowait()
+                except queue.Empty:
+                    break
+                if kind == "ready":
+                    self._ready.add(name)
+                elif kind == "stats":
+                    self._stats[name] = RunnerStats(**data)
+                else:
+                    self._errors[name] = str(data)
 
     def _raise_errors(self) -> None:
+        self._drain()
+        for name, worker in self._workers.items():
+            dead = not worker.is_alive() and name not in self._stats
+            if dead and name not in self._errors and not self._th_stop.is_set():
+                code = getattr(worker, "exitcode", None)
+                self._errors[name] = f"exited unexpectedly (exit code {code})"
         if self._errors:
-            name, exc = next(iter(self._errors.items()))
-            raise PipelineError(f"consumer '{name}' failed: {exc}") from exc
+            name, msg = next(iter(self._errors.items()))
+            raise PipelineError(f"consumer '{name}' failed: {msg}")
+
+    def start(self) -> ConsumerFleet:
+        """Start every consumer; returns once each one joined its group."""
+        for name in self.names:
+            worker: mp.process.BaseProcess | threading.Thread
+            if self._in_process(name):
+                worker = threading.Thread(
+                    target=_consume,
+                    args=(self.settings, name, self._th_stop, self._th_reports),
+                    name=f"consumer-{name}",
+                    daemon=True,
+                )
+            else:
+                worker = self._ctx.Process(
+                    target=_consume,
+                    args=(self.settings, name, self._mp_stop, self._mp_reports),
+                    name=f"axiom-{name}",
+                    daemon=True,
+                )
+            worker.start()
+            self._workers[name] = worker
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while len(self._ready) < len(self.names):
+            self._raise_errors()
+            if time.monotonic() > deadline:
+                raise PipelineError("consumers did not start within 120 s")
+            time.sleep(0.02)
+        return self
 
     def lag(self) -> dict[str, int]:
         """Consumer -> messages not yet committed."""
         bus = self._monitor.bus
-        return {n: bus.total_lag(n, r.sink.topics) for n, r in self._runners.items()}
+        return {n: bus.total_lag(n, self._topics[n]) for n in self.names}
 
     def wait_caught_up(
-        self, timeout_s: float = 600.0, on_lag: Callable[[int], None] | None = None
+        self, timeout_s: float = 1800.0, on_lag: Callable[[int], None] | None = None
     ) -> None:
         """Block until every consumer's lag is zero; PipelineError if one failed or on timeout."""
         deadline = time.monotonic() + timeout_s
@@ -92,10 +152,20 @@ class ConsumerFleet:
             time.sleep(0.05)
 
     def stop(self) -> dict[str, RunnerStats]:
-        """Stop every consumer, wait for the threads, return what each did."""
-        self._stop.set()
-        for t in self._threads:
-            t.join(timeout=60)
+        """Stop every consumer, wait for them, return what each did."""
+        self._th_stop.set()
+        self._mp_stop.set()
+        deadline = time.monotonic() + 60
+        while len(self._stats) + len(self._errors) < len(self.names):
+            self._drain(block_s=0.1)
+            if time.monotonic() > deadline:
+                break
+        for worker in self._workers.values():
+            worker.join(timeout=10)
+            if isinstance(worker, mp.process.BaseProcess) and worker.is_alive():
+                worker.terminate()
         self._monitor.close()
-        self._raise_errors()
-        return {n: r.stats for n, r in self._runners.items()}
+        if self._errors:
+            name, msg = next(iter(self._errors.items()))
+            raise PipelineError(f"consumer '{name}' failed: {msg}")
+        return dict(self._stats)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from axiom.consumers.analytics_engine import AnalyticsEngine
@@ -16,24 +15,42 @@ from axiom.errors import InputError
 if TYPE_CHECKING:
     from axiom.runtime import Runtime
 
-#: consumer name (its group id) -> factory; the order is the order of start-up.
-SINKS: dict[str, Callable[[Runtime], Sink]] = {
-    WarehouseWriter.name: lambda rt: WarehouseWriter(rt.warehouse),
-    CacheUpdater.name: lambda rt: CacheUpdater(rt.cache),
-    GraphBuilder.name: lambda rt: GraphBuilder(rt.graph),
-    VectorIndexer.name: lambda rt: VectorIndexer(rt.vectors),
-    AnalyticsEngine.name: lambda rt: AnalyticsEngine(rt.warehouse),
+#: consumer name (its group id) -> (sink class, the port of the store it writes). Every
+#: sink is built from that one store; the order is the order of start-up.
+SINKS: dict[str, tuple[type[Sink], str]] = {
+    cls.name: (cls, port)
+    for cls, port in (
+        (WarehouseWriter, "warehouse"),
+        (CacheUpdater, "cache"),
+        (GraphBuilder, "graph"),
+        (VectorIndexer, "vectors"),
+        (AnalyticsEngine, "warehouse"),
+    )
 }
 
 CONSUMER_NAMES: tuple[str, ...] = tuple(SINKS)
 
 
-def build_sink(name: str, runtime: Runtime) -> Sink:
-    """The sink called ``name``; InputError listing the valid names otherwise."""
+def _spec(name: str) -> tuple[type[Sink], str]:
     try:
-        factory = SINKS[name]
+        return SINKS[name]
     except KeyError:
         raise InputError(
             f"unknown consumer '{name}'; choose from: {', '.join(CONSUMER_NAMES)}"
         ) from None
-    return factory(runtime)
+
+
+def sink_port(name: str) -> str:
+    """The port (settings field) of the store consumer ``name`` writes."""
+    return _spec(name)[1]
+
+
+def sink_topics(name: str) -> tuple[str, ...]:
+    """The topics consumer ``name`` reads (without opening anything)."""
+    return _spec(name)[0].topics
+
+
+def build_sink(name: str, runtime: Runtime) -> Sink:
+    """The sink called ``name`` on the runtime's store; InputError for an unknown name."""
+    cls, port = _spec(name)
+    return cls(getattr(runtime, port))  # type: ignore[call-arg]

@@ -14,12 +14,11 @@ The loop's guarantees:
 
 from __future__ import annotations
 
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from axiom.bus.base import Consumer, Record, next_offsets
 from axiom.bus.serde import decode
@@ -88,6 +87,14 @@ class Sink(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Called once when the runner stops."""
+
+
+class StopSignal(Protocol):
+    """A threading or multiprocessing Event: the runner stops when it is set."""
+
+    def is_set(self) -> bool:
+        """True once the owner asked the runner to stop."""
+        ...
 
 
 @dataclass(slots=True)
@@ -177,7 +184,7 @@ class ConsumerRunner:
         metrics.CONSUMER_LAG.labels(consumer=self.sink.name).set(lag)
         return lag
 
-    def run(self, stop: threading.Event | None = None, *, until_caught_up: bool = False) -> None:
+    def run(self, stop: StopSignal | None = None, *, until_caught_up: bool = False) -> None:
         """Loop until ``stop`` is set, or (``until_caught_up``) until the lag is zero."""
         while stop is None or not stop.is_set():
             if self.step() == 0 and until_caught_up and self.lag() == 0:

@@ -1,7 +1,10 @@
 """Vector indexer: the seed's "ChromaDB indexer" (any vector index by URL).
 
 Collections: ``companies`` (one profile per company, id = symbol) and ``market_events``
-(one line per event, id = event_id). Ids are natural keys, so re-indexing replaces.
+(one line per event of the kinds in :data:`INDEXED_EVENT_KINDS`, id = event_id). Ids are
+natural keys, so re-indexing replaces. Routine events (52-week extremes, volume spikes,
+gaps) stay in the warehouse only: they are queried by filter, not by meaning, and
+embedding every one of them would make the index the slowest consumer by far.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ if TYPE_CHECKING:
 
 COMPANIES = "companies"
 EVENTS = "market_events"
+#: Event kinds worth semantic search (the big moves).
+INDEXED_EVENT_KINDS = frozenset({"jump", "drawdown"})
 
 
 def company_profile(c: Company) -> str:
@@ -73,8 +78,8 @@ class VectorIndexer(Sink):
                 ],
             )
         events: list[MarketEvent] = batch.of(MARKET_EVENTS)
-        if events:
-            unique = {e.event_id: e for e in events}
+        unique = {e.event_id: e for e in events if e.kind in INDEXED_EVENT_KINDS}
+        if unique:
             n += self.vectors.upsert(
                 EVENTS,
                 list(unique),

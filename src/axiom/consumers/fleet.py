@@ -10,6 +10,7 @@ topics.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import queue
 import threading
@@ -123,26 +124,40 @@ class ConsumerFleet:
             worker.start()
             self._workers[name] = worker
         deadline = time.monotonic() + _START_TIMEOUT_S
-        while len(self._ready) < len(self.names):
-            self._raise_errors()
-            if time.monotonic() > deadline:
-                raise PipelineError("consumers did not start within 120 s")
-            time.sleep(0.02)
+        try:
+            while len(self._ready) < len(self.names):
+                self._raise_errors()
+                if time.monotonic() > deadline:
+                    raise PipelineError("consumers did not start within 120 s")
+                time.sleep(0.02)
+        except BaseException:
+            with contextlib.suppress(PipelineError):
+                self.stop()
+            raise
         return self
 
-    def lag(self) -> dict[str, int]:
-        """Consumer -> messages not yet committed."""
+    def lag(self, groups: Sequence[str] | None = None) -> dict[str, int]:
+        """Consumer -> messages not yet committed (all consumers, or ``groups``)."""
         bus = self._monitor.bus
-        return {n: bus.total_lag(n, self._topics[n]) for n in self.names}
+        return {n: bus.total_lag(n, self._topics[n]) for n in groups or self.names}
 
     def wait_caught_up(
-        self, timeout_s: float = 1800.0, on_lag: Callable[[int], None] | None = None
+        self,
+        timeout_s: float = 1800.0,
+        on_lag: Callable[[int], None] | None = None,
+        groups: Sequence[str] | None = None,
     ) -> None:
-        """Block until every consumer's lag is zero; PipelineError if one failed or on timeout."""
+        """Block until the lag of every consumer (or of ``groups``) is zero.
+
+        Raises PipelineError if a consumer failed, or on timeout.
+        """
+        if groups is not None and not groups:
+            self._raise_errors()
+            return
         deadline = time.monotonic() + timeout_s
         while True:
             self._raise_errors()
-            total = sum(self.lag().values())
+            total = sum(self.lag(groups).values())
             if on_lag:
                 on_lag(total)
             if total == 0:

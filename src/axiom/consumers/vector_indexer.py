@@ -2,9 +2,10 @@
 
 Collections: ``companies`` (one profile per company, id = symbol) and ``market_events``
 (one line per event of the kinds in :data:`INDEXED_EVENT_KINDS`, id = event_id). Ids are
-natural keys, so re-indexing replaces. Routine events (52-week extremes, volume spikes,
-gaps) stay in the warehouse only: they are queried by filter, not by meaning, and
-embedding every one of them would make the index the slowest consumer by far.
+natural keys, so re-indexing replaces. Only jumps (the rare large moves) are embedded;
+the routine events (52-week extremes, volume spikes, gaps, drawdowns) stay in the
+warehouse, where they are queried by filter: embedding all ~70k of the full universe
+would take Chroma over a minute on two cores and make the index the slowest consumer.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 COMPANIES = "companies"
 EVENTS = "market_events"
 #: Event kinds worth semantic search (the big moves).
-INDEXED_EVENT_KINDS = frozenset({"jump", "drawdown"})
+INDEXED_EVENT_KINDS = frozenset({"jump"})
 
 
 def company_profile(c: Company) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from axiom.domain.topics import (
@@ -25,13 +25,18 @@ from axiom.pipelines.base import PipelineContext, PipelineResult, execute
 
 @dataclass(frozen=True, slots=True)
 class PipelineSpec:
-    """A pipeline: where its tasks live, what it needs first, what it publishes."""
+    """A pipeline: where its tasks live, what it needs first, what it publishes.
+
+    ``reads`` names the stores (ports) it reads: before it starts, the consumers writing
+    those stores must have caught up with everything published so far.
+    """
 
     name: str
     module: str
     description: str
     depends_on: tuple[str, ...]
     publishes: tuple[str, ...]
+    reads: tuple[str, ...] = ("warehouse",)
 
     def runner(self) -> Callable[[PipelineContext], PipelineResult]:
         """The pipeline's ``run`` function (imported on demand)."""
@@ -75,6 +80,7 @@ CATALOG: tuple[PipelineSpec, ...] = (
         "shock propagation (DebtRank) over the company graph",
         ("company_graph", "correlations"),
         (RISK_SCORES,),
+        ("graph",),
     ),
 )
 
@@ -89,6 +95,26 @@ def get(name: str) -> PipelineSpec:
     near = difflib.get_close_matches(key, list(PIPELINES), n=1)
     hint = f"did you mean '{near[0]}'?" if near else f"choose from: {', '.join(PIPELINES)}"
     raise UnknownPipelineError(f"unknown pipeline '{name}'; {hint}")
+
+
+def levels(names: Sequence[str]) -> list[list[str]]:
+    """``names`` grouped in waves: each wave depends only on earlier waves.
+
+    Pipelines of one wave can run at the same time (dependencies outside ``names`` are
+    taken as already satisfied). Order within a wave follows the catalog.
+    """
+    wanted = [get(n).name for n in names]
+    done: set[str] = set()
+    waves: list[list[str]] = []
+    while len(done) < len(wanted):
+        wave = [
+            n
+            for n in wanted
+            if n not in done and all(d in done or d not in wanted for d in PIPELINES[n].depends_on)
+        ]
+        waves.append(wave)
+        done.update(wave)
+    return waves
 
 
 def run_pipeline(name: str, ctx: PipelineContext) -> PipelineResult:

@@ -17,10 +17,11 @@ from axiom.consumers.registry import CONSUMER_NAMES, build_sink
 from axiom.consumers.runner import ConsumerRunner
 from axiom.domain.topics import MAIN_TOPICS, TOPICS
 from axiom.errors import DateRangeError, InputError, TopicError
+from axiom.observability import metrics
 from axiom.pipelines.base import PipelineContext, RunParams
 from axiom.pipelines.catalog import get as get_pipeline
 from axiom.pipelines.catalog import run_pipeline
-from axiom.pipelines.orchestrate import reset_embedded_state, run_all, run_with_consumers
+from axiom.pipelines.orchestrate import reset_for_demo, run_all, run_with_consumers
 from axiom.pipelines.summary import demo_summary
 from axiom.runtime import Runtime
 from axiom.sources.universe import load_universe, universe_names
@@ -34,12 +35,15 @@ def demo(
     universe: UniverseOpt = "all",
     years: YearsOpt = 5,
     seed: SeedOpt = 7,
+    stack: Annotated[
+        bool, typer.Option("--stack", help="use the local servers (Kafka, PostgreSQL, ...)")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Fresh state, every pipeline in order, consumers caught up, then a summary."""
-    s = settings()
+    s = settings().with_stack() if stack else settings()
     load_universe(universe)  # fail fast on a bad name, before anything is deleted
-    reset_embedded_state(s)
+    reset_for_demo(s)
     params = RunParams(universe=universe, years=years, seed=seed)
     with Runtime(s) as rt, progress_bars(err, not as_json) as progress:
         ctx = PipelineContext(rt, params, trigger="demo", progress=progress)
@@ -110,10 +114,13 @@ def consume(
 ) -> None:
     """Run consumers in this process until interrupted (or caught up)."""
     names = group or list(CONSUMER_NAMES)
+    cfg = settings()
+    if cfg.metrics_port:
+        metrics.serve(cfg.metrics_port)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stats = {}
-    with Runtime(settings()) as rt:
+    with Runtime(cfg) as rt:
         runners = [
             ConsumerRunner(build_sink(n, rt), rt.bus, batch_size=rt.settings.consumer_batch)
             for n in names

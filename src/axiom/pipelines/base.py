@@ -61,6 +61,19 @@ class RunParams:
         return replace(self, **changes)
 
 
+def universe_symbols(params: RunParams) -> list[str] | None:
+    """Symbols of the run's universe, or None for ``all`` (everything the stores hold).
+
+    Downstream pipelines read the stores through this, so companies ingested from a
+    folder of files (outside any index) are included when the universe is ``all``.
+    """
+    if params.universe.strip().lower() == "all":
+        return None
+    from axiom.sources.universe import load_universe
+
+    return [c.symbol for c in load_universe(params.universe)]
+
+
 class TaskProgress(Protocol):
     """A progress bar of one task."""
 

@@ -13,16 +13,14 @@ from axiom.agents.metadata import extract
 from axiom.domain.models import Company, GraphMutation
 from axiom.domain.topics import GRAPH_MUTATIONS
 from axiom.errors import PipelineError
-from axiom.pipelines.base import PipelineContext, PipelineResult, publishing
-from axiom.sources.universe import load_universe
+from axiom.pipelines.base import PipelineContext, PipelineResult, publishing, universe_symbols
 
 NAME = "company_graph"
 
 
 def fetch_company_data(ctx: PipelineContext) -> list[Company]:
     """Companies of the run's universe as the warehouse holds them (ingested first)."""
-    wanted = [c.symbol for c in load_universe(ctx.params.universe)]
-    companies = ctx.runtime.warehouse.companies(wanted)
+    companies = ctx.runtime.warehouse.companies(universe_symbols(ctx.params))
     if not companies:
         raise PipelineError(
             f"no companies of universe '{ctx.params.universe}' in the warehouse; "

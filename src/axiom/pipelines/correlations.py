@@ -17,8 +17,7 @@ from axiom.analytics.returns import log_returns
 from axiom.domain.models import CorrelationEdge
 from axiom.domain.topics import CORRELATION_UPDATES
 from axiom.errors import PipelineError
-from axiom.pipelines.base import PipelineContext, PipelineResult, publishing
-from axiom.sources.universe import load_universe
+from axiom.pipelines.base import PipelineContext, PipelineResult, publishing, universe_symbols
 
 NAME = "correlations"
 MIN_COVERAGE = 0.9
@@ -30,8 +29,7 @@ def fetch_returns(ctx: PipelineContext) -> tuple[list[str], np.ndarray, date]:
     Symbols with less than 90 % of the window's returns are left out.
     """
     p = ctx.params
-    symbols = [c.symbol for c in load_universe(p.universe)]
-    cm = ctx.runtime.warehouse.close_matrix(symbols, end=p.end)
+    cm = ctx.runtime.warehouse.close_matrix(universe_symbols(p), end=p.end)
     if cm.values.shape[0] < 3:
         raise PipelineError("not enough price history; run the ingestion pipeline first")
     close = cm.values[-(p.window + 1) :]

@@ -17,8 +17,7 @@ from axiom.compute.base import batched
 from axiom.domain.models import MarketEvent, PriceBars
 from axiom.domain.topics import MARKET_EVENTS
 from axiom.errors import PipelineError
-from axiom.pipelines.base import PipelineContext, PipelineResult, publishing
-from axiom.sources.universe import load_universe
+from axiom.pipelines.base import PipelineContext, PipelineResult, publishing, universe_symbols
 
 NAME = "events"
 SYMBOLS_PER_TASK = 250
@@ -26,8 +25,7 @@ SYMBOLS_PER_TASK = 250
 
 def fetch_prices(ctx: PipelineContext) -> list[PriceBars]:
     """Stored bars of the universe's symbols, up to the run's ``end``."""
-    symbols = [c.symbol for c in load_universe(ctx.params.universe)]
-    bars = ctx.runtime.warehouse.price_bars(symbols, end=ctx.params.end)
+    bars = ctx.runtime.warehouse.price_bars(universe_symbols(ctx.params), end=ctx.params.end)
     if not bars:
         raise PipelineError("no price bars in the warehouse; run the ingestion pipeline first")
     return [bars[s] for s in sorted(bars)]

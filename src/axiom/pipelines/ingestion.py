@@ -19,11 +19,12 @@ from axiom.bus.serde import encode
 from axiom.compute.base import batched
 from axiom.domain.models import Company, Fundamentals
 from axiom.domain.topics import COMPANY_FUNDAMENTALS, PRICE_UPDATES
+from axiom.errors import InputError
 from axiom.pipelines.base import PipelineContext, PipelineResult, Publisher, publishing
 from axiom.sources.base import PriceSource
 from axiom.sources.csv_folder import CsvFolderSource
 from axiom.sources.market import SimulatedMarket
-from axiom.sources.universe import load_universe
+from axiom.sources.universe import find_companies, load_universe
 
 NAME = "ingestion"
 MAX_BARS_PER_MESSAGE = 2_000
@@ -31,8 +32,22 @@ SYMBOLS_PER_TASK = 100
 
 
 def fetch_universe(ctx: PipelineContext) -> list[Company]:
-    """The companies of the run's universe (UnknownUniverseError for a bad name)."""
-    return load_universe(ctx.params.universe)
+    """The companies to ingest (UnknownUniverseError for a bad name).
+
+    With a folder source, the companies are the folder's symbols: those in the universe
+    keep their metadata, the others get a bare record (symbol as name).
+    """
+    p = ctx.params
+    if p.source == "simulated":
+        return load_universe(p.universe)
+    symbols = CsvFolderSource(Path(p.source)).symbols()
+    if not symbols:
+        raise InputError(f"no <SYMBOL>.csv or <SYMBOL>.parquet files in {p.source}")
+    known = find_companies(symbols)
+    if p.universe != "all":
+        members = {c.symbol for c in load_universe(p.universe)}
+        symbols = [s for s in symbols if s in members]
+    return [known.get(s) or Company(symbol=s, name=s) for s in sorted(symbols)]
 
 
 def price_source(
@@ -43,8 +58,7 @@ def price_source(
     if p.source == "simulated":
         market = SimulatedMarket(companies, seed=p.seed, years=p.years, start=p.start, end=p.end)
         return market, market.start, market.end
-    folder = CsvFolderSource(Path(p.source))
-    return folder, p.start or date(1970, 1, 1), p.end or date(2100, 1, 1)
+    return CsvFolderSource(Path(p.source)), p.start or date(1900, 1, 1), p.end or date(2100, 1, 1)
 
 
 def publish_fundamentals(pub: Publisher, companies: Sequence[Company], as_of: date) -> None:

@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
+from axiom.bus.base import TopicPartition
 from axiom.consumers.fleet import ConsumerFleet
-from axiom.consumers.registry import CONSUMER_NAMES, sink_port
+from axiom.consumers.registry import CONSUMER_NAMES, sink_port, sink_topics
 from axiom.consumers.runner import RunnerStats
 from axiom.pipelines.base import PipelineContext, PipelineResult
 from axiom.pipelines.catalog import CATALOG, PIPELINES, levels, run_pipeline
@@ -70,10 +71,42 @@ def reset_embedded_state(settings: Settings) -> list[str]:
     return removed
 
 
+def reset_for_demo(settings: Settings) -> None:
+    """Give the demo a fresh start on whatever backends the settings name.
+
+    Embedded backends lose their files. Server backends keep their history but not their
+    content: the warehouse is truncated (run records stay), the graph, vector index and
+    cache are cleared, and every consumer group is moved to the end of its topics, so the
+    consumers see only what this demo publishes.
+    """
+    reset_embedded_state(settings)
+    with Runtime(settings) as rt:
+        if scheme_of(settings.warehouse_url) != "sqlite":
+            rt.warehouse.truncate()
+        if scheme_of(settings.graph) != "embedded":
+            rt.graph.clear()
+        if scheme_of(settings.vectors) != "embedded":
+            rt.vectors.reset()
+        rt.cache.clear()
+        if scheme_of(settings.bus) != "embedded":
+            bus = rt.bus
+            for name in CONSUMER_NAMES:
+                ends = {
+                    TopicPartition(t, p): end
+                    for t in sink_topics(name)
+                    for p, end in bus.end_offsets(t).items()
+                }
+                bus.commit_offsets(name, ends)
+
+
 def _run_one(ctx: PipelineContext, name: str) -> PipelineResult:
-    """Run ``name`` on its own runtime (own connections), as a separate task would."""
+    """Run ``name`` on its own runtime (own connections), as a separate task would.
+
+    Each pipeline gets its own run id (``<orchestration id>-<pipeline>``), so every run
+    keeps its own ``pipeline_runs`` row.
+    """
     with Runtime(ctx.runtime.settings) as rt:
-        return run_pipeline(name, replace(ctx, runtime=rt))
+        return run_pipeline(name, replace(ctx, runtime=rt, run_id=f"{ctx.run_id}-{name}"))
 
 
 def run_with_consumers(

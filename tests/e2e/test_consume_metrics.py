@@ -20,12 +20,14 @@ def test_consumer_process_serves_metrics_and_stops_on_sigterm(cli: Cli) -> None:
     cli.run("run", "ingestion", "--universe", "DOW JONES", "--years", "1", "--no-consume")
     port = _free_port()
     proc = Cli({**cli.env, "AXIOM_METRICS_PORT": str(port)}).popen(
-        "consume", "--group", "warehouse-writer", "--json")
+        "consume", "--group", "warehouse-writer", "--json"
+    )
     body = ""
     try:
         deadline = time.monotonic() + 60
-        while "axiom_consumer_messages_total" not in body or 'consumer="warehouse-writer"' \
-                not in body:
+        while (
+            "axiom_consumer_messages_total" not in body or 'consumer="warehouse-writer"' not in body
+        ):
             assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
             assert time.monotonic() < deadline, body[-2000:]
             time.sleep(0.2)

@@ -17,11 +17,17 @@ def _write_csv(folder: Path, symbol: str, seed: int) -> int:
     rng = np.random.default_rng(seed)
     days = pd.bdate_range("2023-01-02", "2024-06-28")
     close = 50 * np.exp(np.cumsum(rng.normal(0, 0.015, len(days))))
-    frame = pd.DataFrame({
-        "Date": days.strftime("%Y-%m-%d"), "Open": close * 0.999, "High": close * 1.01,
-        "Low": close * 0.99, "Close": close, "Adj Close": close,
-        "Volume": rng.integers(1e5, 1e6, len(days)),
-    })
+    frame = pd.DataFrame(
+        {
+            "Date": days.strftime("%Y-%m-%d"),
+            "Open": close * 0.999,
+            "High": close * 1.01,
+            "Low": close * 0.99,
+            "Close": close,
+            "Adj Close": close,
+            "Volume": rng.integers(1e5, 1e6, len(days)),
+        }
+    )
     frame.to_csv(folder / f"{symbol}.csv", index=False)
     return len(days)
 
@@ -53,10 +59,13 @@ def _sample(name: str, labels: dict[str, str]) -> float:
 
 def test_reruns_publish_nothing_new_and_metrics_count(runtime: Runtime) -> None:
     params = RunParams(universe="DOW JONES", years=2)
-    runs_before = _sample("axiom_pipeline_runs_total", {"name": "correlations",
-                                                         "status": "success"})
-    first = run_with_consumers(PipelineContext(runtime, params), [
-        "ingestion", "company_graph", "events", "correlations", "risk"])
+    runs_before = _sample(
+        "axiom_pipeline_runs_total", {"name": "correlations", "status": "success"}
+    )
+    first = run_with_consumers(
+        PipelineContext(runtime, params),
+        ["ingestion", "company_graph", "events", "correlations", "risk"],
+    )
     by_name = {r.pipeline: r for r in first.results}
     assert by_name["correlations"].detail["changed"] > 0
     checks = runtime.warehouse.checksums()
@@ -67,8 +76,10 @@ def test_reruns_publish_nothing_new_and_metrics_count(runtime: Runtime) -> None:
     assert risk.detail["scenario_id"] == by_name["risk"].detail["scenario_id"]
     assert runtime.warehouse.checksums() == checks  # the re-run changed nothing
 
-    assert _sample("axiom_pipeline_runs_total",
-                   {"name": "correlations", "status": "success"}) == runs_before + 2
+    assert (
+        _sample("axiom_pipeline_runs_total", {"name": "correlations", "status": "success"})
+        == runs_before + 2
+    )
     runs = runtime.warehouse.runs("correlations")
     assert len(runs) == 2 and all(r.status == "success" for r in runs)
     assert runs[0].records == 0 and runs[1].records > 0

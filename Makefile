@@ -12,7 +12,7 @@ UNIVERSE ?= all
 YEARS ?= 5
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help setup demo test unit lint bench clean
+.PHONY: help setup demo test unit lint bench clean services-up services-down services-status
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,7 +22,7 @@ $(UV):
 	$(TOOLS)/bin/pip install -q "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --extra dev --compile-bytecode
+	$(UV) sync --frozen --extra dev --extra stack --extra airflow --compile-bytecode
 	@touch $@
 
 setup: $(VENV)/.synced ## create .venv with the locked dependencies
@@ -36,10 +36,19 @@ lint: setup ## ruff, formatting, mypy --strict and the import-cycle check
 	$(BIN)/mypy
 	$(BIN)/python -m axiom.devtools.import_cycles src/axiom
 
+services-up: ## install (first time) and start PostgreSQL, Redis, Kafka, Neo4j, Chroma on 127.0.0.1
+	deploy/local/services.sh up
+
+services-down: ## stop the local servers (their data stays in .services/)
+	deploy/local/services.sh down
+
+services-status: ## which local servers are running
+	deploy/local/services.sh status
+
 unit: setup ## the fast tier only (no servers)
 	$(BIN)/pytest -q tests/unit
 
-test: lint ## lint, then every test tier
+test: lint services-up ## lint, start the local servers, then every test tier
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 bench: setup ## benchmarks; results go to docs/benchmarks.md by hand
@@ -47,4 +56,4 @@ bench: setup ## benchmarks; results go to docs/benchmarks.md by hand
 	$(BIN)/python bench/analytics.py
 
 clean: ## remove .venv, tool cache and embedded state
-	rm -rf $(VENV) $(TOOLS) .axiom .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .axiom .services .pytest_cache .mypy_cache .ruff_cache

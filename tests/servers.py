@@ -7,8 +7,13 @@ not reachable the test fails with the command that starts it.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
@@ -42,3 +47,18 @@ def server_url(service: str) -> str:
             pytrace=False,
         )
     return url
+
+
+@contextmanager
+def exclusive(service: str) -> Iterator[None]:
+    """Hold ``service`` alone (a file lock, across pytest processes too).
+
+    For tests that clear a whole server (the Neo4j graph has no per-test database).
+    """
+    path = Path(tempfile.gettempdir()) / f"axiom-{service}-tests.lock"
+    with path.open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

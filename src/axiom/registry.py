@@ -33,15 +33,22 @@ class BackendSpec:
 BACKENDS: dict[str, dict[str, BackendSpec]] = {
     "bus": {
         "embedded": BackendSpec("axiom.bus.embedded:EmbeddedBus"),
+        "kafka": BackendSpec("axiom.bus.kafka:KafkaBus", "kafka"),
     },
     "warehouse": {
         "sqlite": BackendSpec("axiom.stores.sqlite:SqliteWarehouse"),
+        "postgresql": BackendSpec("axiom.stores.postgres:PostgresWarehouse", "postgres"),
+        "postgres": BackendSpec("axiom.stores.postgres:PostgresWarehouse", "postgres"),
     },
     "cache": {
         "memory": BackendSpec("axiom.stores.cache_memory:MemoryCache"),
+        "redis": BackendSpec("axiom.stores.redis:RedisCache", "redis"),
+        "rediss": BackendSpec("axiom.stores.redis:RedisCache", "redis"),
     },
     "graph": {
         "embedded": BackendSpec("axiom.stores.graph_embedded:EmbeddedGraphStore"),
+        "neo4j": BackendSpec("axiom.stores.neo4j:Neo4jGraphStore", "neo4j"),
+        "bolt": BackendSpec("axiom.stores.neo4j:Neo4jGraphStore", "neo4j"),
     },
     "vectors": {
         "embedded": BackendSpec("axiom.stores.chroma:ChromaVectorIndex"),

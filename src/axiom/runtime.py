@@ -8,10 +8,10 @@ in the settings decide which adapters are used.
 from __future__ import annotations
 
 import threading
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
 from axiom.domain.topics import CATALOG
+from axiom.lifecycle import Closable
 from axiom.registry import open_backend
 from axiom.settings import Settings
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from axiom.stores.base import Cache, GraphStore, VectorIndex, Warehouse
 
 
-class Runtime:
+class Runtime(Closable):
     """Lazily opened backends of one process; thread-safe opening, one close for all."""
 
     def __init__(self, settings: Settings | None = None) -> None:
@@ -76,11 +76,3 @@ class Runtime:
             opened, self._opened = self._opened, {}
         for backend in reversed(list(opened.values())):
             backend.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

@@ -19,10 +19,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Self
 
 from axiom.domain.topics import TopicSpec
+from axiom.lifecycle import Closable
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +59,7 @@ def next_offsets(records: Iterable[Record]) -> dict[TopicPartition, int]:
     return out
 
 
-class Producer(ABC):
+class Producer(Closable, ABC):
     """Sends messages; obtained from :meth:`EventBus.producer`, closed by its owner."""
 
     @abstractmethod
@@ -83,16 +82,8 @@ class Producer(ABC):
         """Flush and release resources."""
         self.flush()
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class Consumer(ABC):
+class Consumer(Closable, ABC):
     """Reads a set of topics as a member of a consumer group."""
 
     group: str
@@ -133,16 +124,8 @@ class Consumer(ABC):
     def close(self) -> None:
         """Leave the group (without committing) and release resources."""
 
-    def __enter__(self) -> Self:
-        return self
 
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
-
-
-class EventBus(ABC):
+class EventBus(Closable, ABC):
     """The event log. Built by the registry from a URL (``from_url``); closed by its owner."""
 
     url: str
@@ -208,11 +191,3 @@ class EventBus(ABC):
     @abstractmethod
     def close(self) -> None:
         """Release connections."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

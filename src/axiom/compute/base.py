@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from types import TracebackType
-from typing import Self, TypeVar
+from typing import TypeVar
+
+from axiom.lifecycle import Closable
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -24,7 +25,7 @@ def batched(items: Sequence[T], size: int) -> list[list[T]]:
     return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
-class Executor(ABC):
+class Executor(Closable, ABC):
     """Runs a function over items in parallel; built by the registry from a URL."""
 
     url: str
@@ -43,14 +44,3 @@ class Executor(ABC):
         ``on_done(i)`` is called in the caller's thread as each item finishes (progress
         bars). The first exception is re-raised once every started item has ended.
         """
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release workers; safe to call twice."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()

@@ -12,8 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -27,19 +26,7 @@ from axiom.domain.models import (
     PriceBars,
     RiskScore,
 )
-
-
-class _Closable:
-    def close(self) -> None:
-        """Release connections; safe to call twice."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.close()
+from axiom.lifecycle import Closable
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +69,7 @@ class CloseMatrix:
     values: npt.NDArray[np.float64]
 
 
-class Warehouse(_Closable, ABC):
+class Warehouse(Closable, ABC):
     """The SQL warehouse: companies, prices, events, correlations, risk, runs."""
 
     url: str
@@ -187,7 +174,7 @@ class Warehouse(_Closable, ABC):
         """Delete every row of every data table (not the schema, not pipeline_runs)."""
 
 
-class Subscription(_Closable, ABC):
+class Subscription(Closable, ABC):
     """A live channel subscription (pub/sub)."""
 
     @abstractmethod
@@ -195,7 +182,7 @@ class Subscription(_Closable, ABC):
         """Next message, or None after ``timeout_s``."""
 
 
-class Cache(_Closable, ABC):
+class Cache(Closable, ABC):
     """Key-value cache with TTLs and pub/sub (latest bars, graph stats, hot queries)."""
 
     url: str
@@ -263,7 +250,7 @@ class Neighbor:
     hops: int
 
 
-class GraphStore(_Closable, ABC):
+class GraphStore(Closable, ABC):
     """The company knowledge graph. Node ids are ``label:key``."""
 
     url: str
@@ -340,7 +327,7 @@ class VectorHit:
     metadata: dict[str, Any]
 
 
-class VectorIndex(_Closable, ABC):
+class VectorIndex(Closable, ABC):
     """Documents with embeddings, searchable by text (company profiles, events)."""
 
     url: str

@@ -12,7 +12,7 @@ UNIVERSE ?= all
 YEARS ?= 5
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help setup demo test unit lint bench clean services-up services-down services-status
+.PHONY: help setup demo test unit lint bench clean services-up services-down services-status airflow-up airflow-down
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,12 @@ services-down: ## stop the local servers (their data stays in .services/)
 
 services-status: ## which local servers are running
 	deploy/local/services.sh status
+
+airflow-up: setup ## start Airflow 3 (UI http://127.0.0.1:8080, admin/admin) with the consumers
+	deploy/local/airflow.sh start
+
+airflow-down: ## stop the local Airflow
+	deploy/local/airflow.sh stop
 
 unit: setup ## the fast tier only (no servers)
 	$(BIN)/pytest -q tests/unit

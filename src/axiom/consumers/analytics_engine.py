@@ -29,7 +29,7 @@ def _merge(tail: PriceBars | None, new: PriceBars) -> PriceBars:
     if tail is None or len(tail) == 0:
         merged = new
     else:
-        keep = tail.dates < new.dates[0] if len(new) else np.ones(len(tail), bool)
+        keep = ~np.isin(tail.dates, new.dates)  # the new bars replace same-day ones
 
         dates = np.concatenate([tail.dates[keep], new.dates])
         order = np.argsort(dates, kind="stable")

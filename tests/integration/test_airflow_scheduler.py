@@ -255,4 +255,5 @@ def test_an_asset_event_triggers_events_correlations_then_risk(
             assert (record.trigger, record.status) == ("airflow", "success")
         risk = [r for r in wh.runs("risk") if r.status == "success"]
         assert risk and all(r.trigger == "airflow" for r in risk)
-        assert wh.counts()["risk_scores"] > 0
+        # the consumers write the risk scores after the run has ended
+        _wait("the risk scores written", lambda: wh.counts()["risk_scores"] > 0, 60, 1.0)

@@ -12,10 +12,10 @@ UNIVERSE ?= all
 YEARS ?= 5
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help setup demo test unit lint bench clean services-up services-down services-status airflow-up airflow-down
+.PHONY: help setup demo test unit lint bench clean services-up services-down services-status airflow-up airflow-down bench-stack
 
 help: ## list every target
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -60,6 +60,13 @@ test: lint services-up ## lint, start the local servers, then every test tier
 bench: setup ## benchmarks; results go to docs/benchmarks.md by hand
 	$(BIN)/python bench/e2e.py
 	$(BIN)/python bench/analytics.py
+
+bench-stack: setup services-up ## the same on the local servers, plus each server's own benchmark
+	$(BIN)/python bench/e2e.py --stack
+	$(BIN)/python bench/kafka.py
+	$(BIN)/python bench/warehouse_postgres.py
+	$(BIN)/python bench/graph_neo4j.py
+	$(BIN)/python bench/cache_redis.py
 
 clean: ## remove .venv, tool cache and embedded state
 	rm -rf $(VENV) $(TOOLS) .axiom .services .pytest_cache .mypy_cache .ruff_cache

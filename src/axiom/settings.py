@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     executor: str = Field(default="local", description="executor: local, local://processes, ray://")
     llm: str = Field(default="offline", description="relationship extractor")
     workers: int = Field(default=2, ge=1, le=256, description="local executor parallelism")
-    consumer_batch: int = Field(default=500, ge=1, le=100_000, description="records per poll")
+    consumer_batch: int = Field(default=5000, ge=1, le=100_000, description="records per poll")
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 = no metrics server")
 
     @field_validator("bus", "cache", "graph", "vectors", "warehouse")

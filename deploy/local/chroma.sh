@@ -41,12 +41,7 @@ install() {
 
 # _forget_stale_pidfile -> drops a pidfile whose pid now belongs to another program
 # (left over from before a reboot).
-_forget_stale_pidfile() {
-  if pid_alive "$PIDFILE" && ! tr '\0' ' ' <"/proc/$(cat "$PIDFILE")/cmdline" 2>/dev/null \
-      | grep -q "chroma"; then
-    rm -f "$PIDFILE"
-  fi
-}
+_forget_stale_pidfile() { forget_stale_pidfile "$PIDFILE" "chroma"; }
 
 start() {
   _forget_stale_pidfile
@@ -65,28 +60,13 @@ start() {
       >>"$LOGFILE" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
   fi
-  local i=0
-  until _heartbeat; do
-    pid_alive "$PIDFILE" || { rm -f "$PIDFILE"; die "chroma exited at start (see $LOGFILE)"; }
-    i=$((i + 1))
-    if [ "$i" -gt $((START_TIMEOUT_S * 5)) ]; then
-      stop_pid "$PIDFILE" 10
-      die "no heartbeat from http://$HOST:$PORT after ${START_TIMEOUT_S}s (see $LOGFILE)"
-    fi
-    sleep 0.2
-  done
+  wait_ready "$PIDFILE" "$START_TIMEOUT_S" _heartbeat "http://$HOST:$PORT" "$LOGFILE"
   log "started on http://$HOST:$PORT (pid $(cat "$PIDFILE"), data in $STATE/data)"
 }
 
 stop() {
   _forget_stale_pidfile
-  if ! pid_alive "$PIDFILE"; then
-    rm -f "$PIDFILE"
-    log "not running"
-    return 0
-  fi
-  stop_pid "$PIDFILE" 30
-  log "stopped"
+  stop_service "$PIDFILE"
 }
 
 status() {

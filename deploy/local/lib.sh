@@ -46,6 +46,40 @@ stop_pid() {
   rm -f "$f"
 }
 
+# forget_stale_pidfile PIDFILE PATTERN -> drops a pidfile whose live pid is not PATTERN's
+# program (the pid was reused by something else after a crash).
+forget_stale_pidfile() {
+  if pid_alive "$1" && ! tr '\0' ' ' <"/proc/$(cat "$1")/cmdline" 2>/dev/null | grep -q "$2"; then
+    rm -f "$1"
+  fi
+}
+
+# wait_ready PIDFILE SECONDS CHECK WHAT LOGFILE -> polls the function CHECK until it succeeds;
+# dies (after stopping the process) if the process exits or SECONDS pass.
+wait_ready() {
+  local pidfile=$1 secs=$2 check=$3 what=$4 logfile=$5 i=0
+  until "$check"; do
+    pid_alive "$pidfile" || { rm -f "$pidfile"; die "the server exited at start (see $logfile)"; }
+    i=$((i + 1))
+    if [ "$i" -gt $((secs * 5)) ]; then
+      stop_pid "$pidfile" 10
+      die "no answer from $what after ${secs}s (see $logfile)"
+    fi
+    sleep 0.2
+  done
+}
+
+# stop_service PIDFILE -> stops the process of PIDFILE if it runs; says what it did.
+stop_service() {
+  if ! pid_alive "$1"; then
+    rm -f "$1"
+    log "not running"
+    return 0
+  fi
+  stop_pid "$1" 30
+  log "stopped"
+}
+
 # apt_install PKG... -> installs missing Debian packages (apt-get update once per run).
 apt_install() {
   local missing=()

@@ -75,12 +75,7 @@ install() {
 
 # _forget_stale_pidfile -> drops a pidfile whose pid now belongs to another program
 # (left over from before a reboot).
-_forget_stale_pidfile() {
-  if pid_alive "$PIDFILE" && ! tr '\0' ' ' <"/proc/$(cat "$PIDFILE")/cmdline" 2>/dev/null \
-      | grep -q "redis-server"; then
-    rm -f "$PIDFILE"
-  fi
-}
+_forget_stale_pidfile() { forget_stale_pidfile "$PIDFILE" "redis-server"; }
 
 start() {
   _forget_stale_pidfile
@@ -96,28 +91,13 @@ start() {
   # setsid: the server outlives this shell and the terminal that started it.
   setsid redis-server "$CONF" >>"$LOGFILE" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
-  local i=0
-  until _answers; do
-    pid_alive "$PIDFILE" || { rm -f "$PIDFILE"; die "redis-server exited at start (see $LOGFILE)"; }
-    i=$((i + 1))
-    if [ "$i" -gt $((START_TIMEOUT_S * 5)) ]; then
-      stop_pid "$PIDFILE" 10
-      die "no PONG from $HOST:$PORT after ${START_TIMEOUT_S}s (see $LOGFILE)"
-    fi
-    sleep 0.2
-  done
+  wait_ready "$PIDFILE" "$START_TIMEOUT_S" _answers "$HOST:$PORT" "$LOGFILE"
   log "started on $HOST:$PORT (pid $(cat "$PIDFILE"), data in $STATE/data)"
 }
 
 stop() {
   _forget_stale_pidfile
-  if ! pid_alive "$PIDFILE"; then
-    rm -f "$PIDFILE"
-    log "not running"
-    return 0
-  fi
-  stop_pid "$PIDFILE" 30
-  log "stopped"
+  stop_service "$PIDFILE"
 }
 
 status() {

@@ -26,13 +26,13 @@ import pytest
 from axiom.bus.kafka import KafkaBus
 from axiom.bus.kafka_common import parse_bootstrap
 from axiom.bus.kafka_producer import KafkaProducer
-from axiom.consumers.runner import ConsumerRunner
 from axiom.consumers.warehouse_writer import WarehouseWriter
 from axiom.domain.topics import PRICE_UPDATES, TopicSpec
 from axiom.errors import BackendError, BackendUnavailableError
 from axiom.runtime import Runtime
 from axiom.settings import Settings
 from tests.conftest import Cli
+from tests.resume_checks import assert_resumed_exactly
 from tests.servers import server_url
 
 pytestmark = pytest.mark.kafka
@@ -228,30 +228,7 @@ def test_killed_consumer_resumes_exactly_on_kafka(broker: Broker, tmp_path: Path
             proc.kill()
             proc.wait(30)
 
-    report = slow.json("consume", "--group", "warehouse-writer", "--until-caught-up", timeout=180)
-    assert isinstance(report, dict)
-    assert report["warehouse-writer"]["records"] > 0
-
-    with Runtime(settings) as rt:
-        counts = rt.warehouse.counts()
-        assert counts["prices"] == bars
-        assert counts["companies"] == companies
-        assert rt.bus.total_lag(WarehouseWriter.name, WarehouseWriter.topics) == 0
-        got = rt.warehouse.checksums()
-
-    # A reference writer that never crashed, reading the same log into its own warehouse.
-    ref_settings = settings.model_copy(
-        update={"warehouse": f"sqlite:///{settings.home_dir / 'reference.db'}"}
-    )
-    with Runtime(ref_settings) as ref:
-        sink = WarehouseWriter(ref.warehouse)
-        sink.name = "reference-writer"
-        runner = ConsumerRunner(sink, ref.bus, batch_size=500)
-        runner.run(until_caught_up=True)
-        runner.close()
-        want = ref.warehouse.checksums()
-    assert got["prices"] == want["prices"]
-    assert got["companies"] == want["companies"]
+    assert_resumed_exactly(slow, settings, bars, companies, timeout=180)
 
 
 # -- (c) a broker that is down ------------------------------------------------------------

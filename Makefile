@@ -22,7 +22,7 @@ $(UV):
 	$(TOOLS)/bin/pip install -q "uv==$(UV_VERSION)"
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --extra dev --extra stack --extra airflow --compile-bytecode
+	$(UV) sync --frozen --extra dev --extra stack --extra airflow --extra llm --extra ray --compile-bytecode
 	@touch $@
 
 setup: $(VENV)/.synced ## create .venv with the locked dependencies

@@ -18,7 +18,9 @@ traceback). Anything else is a bug and keeps its traceback.
     │   ├── BackendUnavailableError the server is down / unreachable (names it)
     │   └── TopicError              unknown topic, partition or offset out of range
     ├── MessageError                a message cannot be decoded or validated (goes to DLQ)
-    └── PipelineError               a pipeline step failed for a reason worth one line
+    ├── PipelineError               a pipeline step failed for a reason worth one line
+    └── LLMError                    the language model failed or refused (after retries)
+        └── BudgetExceededError     the run's LLM budget is spent; the run stops cleanly
 """
 
 from __future__ import annotations
@@ -78,3 +80,11 @@ class MessageError(AxiomError):
 
 class PipelineError(AxiomError):
     """A pipeline step failed for a reason that can be said in one line."""
+
+
+class LLMError(AxiomError):
+    """The language model could not give an answer (after the retries it was allowed)."""
+
+
+class BudgetExceededError(LLMError):
+    """The configured LLM budget would be exceeded; no further call is made."""

@@ -40,7 +40,15 @@ class Settings(BaseSettings):
     graph: str = Field(default="embedded://", description="graph store URL")
     vectors: str = Field(default="embedded://", description="vector index URL")
     executor: str = Field(default="local", description="executor: local, local://processes, ray://")
-    llm: str = Field(default="offline", description="relationship extractor")
+    llm: str = Field(default="offline", description="extractor: offline or anthropic:<model>")
+    llm_budget_usd: float = Field(default=5.0, ge=0, description="LLM spend per run; 0 = none")
+    llm_rpm: int = Field(default=50, ge=1, description="LLM requests per minute (client limit)")
+    llm_tpm: int = Field(default=40_000, ge=1, description="LLM input+output tokens per minute")
+    llm_concurrency: int = Field(default=8, ge=1, le=512, description="LLM requests in flight")
+    llm_timeout_s: float = Field(default=60.0, gt=0, description="one LLM request's timeout")
+    llm_max_retries: int = Field(default=5, ge=0, le=20, description="retries on 429/529/timeout")
+    llm_min_confidence: float = Field(default=0.6, ge=0, le=1, description="drop claims below")
+    agent_actors: int = Field(default=10, ge=1, le=256, description="company-graph actors (Ray)")
     workers: int = Field(default=2, ge=1, le=256, description="local executor parallelism")
     consumer_batch: int = Field(default=5000, ge=1, le=100_000, description="records per poll")
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 = no metrics server")
@@ -77,6 +85,7 @@ class Settings(BaseSettings):
             "graph": self.graph,
             "vectors": self.vectors,
             "executor": self.executor,
+            "llm": self.llm,
         }
 
 

@@ -10,12 +10,28 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from axiom.lifecycle import Closable
 
 T = TypeVar("T")
 R = TypeVar("R")
+T_contra = TypeVar("T_contra", contravariant=True)
+R_co = TypeVar("R_co", covariant=True)
+
+
+class Worker(Protocol[T_contra, R_co]):
+    """A stateful worker: built once per slot (thread or Ray actor), then called per item.
+
+    It holds what is expensive to build — an LLM client, a graph store connection, a bus
+    producer — so each item reuses them. ``close()`` is called when the pool ends.
+    """
+
+    def __call__(self, item: T_contra) -> R_co:
+        """Process one item; must be idempotent (an item may run again after a crash)."""
+
+    def close(self) -> None:
+        """Release the worker's clients."""
 
 
 def batched(items: Sequence[T], size: int) -> list[list[T]]:
@@ -43,4 +59,21 @@ class Executor(Closable, ABC):
 
         ``on_done(i)`` is called in the caller's thread as each item finishes (progress
         bars). The first exception is re-raised once every started item has ended.
+        """
+
+    @abstractmethod
+    def map_workers(
+        self,
+        factory: Callable[[], Worker[T, R]],
+        items: Sequence[T],
+        *,
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[R]:
+        """Like :meth:`map`, but items run on ``workers`` stateful workers from ``factory``.
+
+        Local: one worker per thread. Ray: an actor pool, each actor holding its own worker;
+        an actor that dies is restarted and its in-flight item re-run, so every item ends
+        exactly once in the result (items must be idempotent). ``factory`` must be
+        picklable for Ray. The first exception of an item is re-raised after the others
+        ended.
         """

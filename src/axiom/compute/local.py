@@ -6,12 +6,13 @@ CPU work (functions and items must then be picklable).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor as _PoolExecutor
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, TypeVar
 
-from axiom.compute.base import Executor
+from axiom.compute.base import Executor, Worker
 from axiom.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -83,6 +84,39 @@ class LocalExecutor(Executor):
         if error is not None:
             raise error
         return results  # type: ignore[return-value]
+
+    def map_workers(
+        self,
+        factory: Callable[[], Worker[T, R]],
+        items: Sequence[T],
+        *,
+        on_done: Callable[[int], None] | None = None,
+    ) -> list[R]:
+        """See :meth:`Executor.map_workers`: one worker per thread, built on first use.
+
+        Always a thread pool (even for ``local://processes``): workers hold clients, and the
+        work they do is I/O-bound.
+        """
+        local = threading.local()
+        built: list[Worker[T, R]] = []
+        lock = threading.Lock()
+
+        def run(item: T) -> R:
+            worker: Worker[T, R] | None = getattr(local, "worker", None)
+            if worker is None:
+                worker = factory()
+                local.worker = worker
+                with lock:
+                    built.append(worker)
+            return worker(item)
+
+        threads = LocalExecutor(self.workers, url=self.url)
+        try:
+            return threads.map(run, items, on_done=on_done)
+        finally:
+            threads.close()
+            for worker in built:
+                worker.close()
 
     def close(self) -> None:
         """Shut the pool down, waiting for running items."""

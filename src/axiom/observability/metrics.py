@@ -66,8 +66,39 @@ GRAPH_SIZE = Gauge("neo4j_graph_size", "Graph nodes / edges", ["type"], namespac
 AGENT_CALLS = Counter(
     "langgraph_agent_calls", "Agent (workflow node) calls", ["agent", "pipeline"], namespace=NS
 )
+AGENT_SECONDS = Histogram(
+    "langgraph_agent_seconds",
+    "Wall time of one workflow node call",
+    ["agent"],
+    namespace=NS,
+    buckets=(0.001, 0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60),
+)
+AGENT_RELATIONS = Counter(
+    "agent_relations",
+    "Extracted relationships by outcome (accepted, rejected_<reason>)",
+    ["outcome"],
+    namespace=NS,
+)
+AGENT_CACHE = Counter(
+    "agent_extraction_cache", "Extraction cache look-ups by result", ["result"], namespace=NS
+)
 CLAUDE_CALLS = Counter("claude_api_calls", "Claude API calls", ["model"], namespace=NS)
-CLAUDE_COST = Counter("claude_api_cost_dollars", "Claude API spend in dollars", namespace=NS)
+CLAUDE_COST = Counter(
+    "claude_api_cost_dollars", "Claude API spend in dollars", ["pipeline"], namespace=NS
+)
+CLAUDE_TOKENS = Counter(
+    "claude_api_tokens", "Claude API tokens", ["model", "direction"], namespace=NS
+)
+CLAUDE_RETRIES = Counter(
+    "claude_api_retries", "Claude API retries by reason", ["model", "reason"], namespace=NS
+)
+CLAUDE_LATENCY = Histogram(
+    "claude_api_latency_seconds",
+    "Latency of one Claude API request",
+    ["model"],
+    namespace=NS,
+    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10, 30, 60),
+)
 
 
 def serve(port: int, addr: str = "127.0.0.1") -> None:

@@ -1,0 +1,1 @@
+"""Relationship extractors behind one port, chosen by ``AXIOM_LLM``."""

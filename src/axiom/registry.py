@@ -57,6 +57,7 @@ BACKENDS: dict[str, dict[str, BackendSpec]] = {
     },
     "executor": {
         "local": BackendSpec("axiom.compute.local:LocalExecutor"),
+        "ray": BackendSpec("axiom.compute.ray:RayExecutor", "ray"),
     },
 }
 

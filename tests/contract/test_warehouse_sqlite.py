@@ -86,7 +86,7 @@ def test_migrated_schema_matches_metadata(tmp_path: Path) -> None:
         with wh.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), sql_schema.metadata)
             tables = set(inspect(conn).get_table_names())
-            assert sql_schema.current_revision(conn) == sql_schema.head_revision() == "0001"
+            assert sql_schema.current_revision(conn) == sql_schema.head_revision() == "0002"
     assert diff == []
     assert tables == set(sql_schema.metadata.tables) | {"alembic_version"}
 

@@ -350,6 +350,24 @@ class WarehouseContract:
         other_warehouse.upsert_risk_scores([score("s1", "AAPL", 0.123456789012 * (1 + 1e-14))])
         assert warehouse.checksums() == other_warehouse.checksums()
 
+    def test_extraction_cache_round_trip_and_replace(self, warehouse: Warehouse) -> None:
+        assert warehouse.cached_extraction("k1") is None
+        payload = {"candidates": [{"relation": "supplier_of", "confidence": 0.9}], "n": 1}
+        warehouse.store_extraction(
+            "k1", doc_id="a.md", company="AAPL", extractor="offline", payload=payload
+        )
+        assert warehouse.cached_extraction("k1") == payload
+        warehouse.store_extraction(
+            "k1", doc_id="a.md", company="AAPL", extractor="offline", payload={"n": 2}
+        )
+        assert warehouse.cached_extraction("k1") == {"n": 2}
+        assert warehouse.cached_extraction("k2") is None
+
+    def test_truncate_keeps_the_extraction_cache(self, warehouse: Warehouse) -> None:
+        warehouse.store_extraction("k", doc_id="d", company="X", extractor="e", payload={"a": 1})
+        warehouse.truncate()
+        assert warehouse.cached_extraction("k") == {"a": 1}
+
     def test_truncate_empties_data_and_keeps_runs(self, warehouse: Warehouse) -> None:
         _fill(warehouse)
         warehouse.record_run(run("r1", finished=True, status="success"))

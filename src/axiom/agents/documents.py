@@ -19,7 +19,12 @@ from axiom.errors import InputError
 
 SUFFIXES = (".txt", ".md")
 _FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.M)
+#: A sentence ends after ``.!?`` (and closing quotes) followed by white space, or at "\n".
+_BOUNDARY = re.compile(r"[.!?]+[\"')\]\u201d\u2019]*(?=\s|$)|\n")
+_ABBREVIATION = re.compile(
+    r"(?:^|[^A-Za-z])(?:Inc|Corp|Co|Ltd|Bros|Jr|Sr|Mr|Mrs|Ms|Dr|St|No|vs|etc|approx|"
+    r"[A-Z]\.[A-Z]|[A-Z]\.[A-Z]\.[A-Z]|e\.g|i\.e|[A-Z])\.$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,25 +52,32 @@ class Document:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def sentences(self) -> list[Sentence]:
-        """The sentences with their spans, split on ``.!?`` and line ends.
+        """The sentences with their spans, split on ``.!?`` before a space, and line ends.
 
-        Abbreviations such as ``Inc.`` stay inside their sentence.
+        A period after an abbreviation (``Inc.``, ``N.V.``, ``Bros.``, an initial) does
+        not end a sentence unless a line ends there; decimals (``13.7``) and domains
+        (``Amazon.com``) never split, since no space follows their period.
         """
         out: list[Sentence] = []
-        buf_start: int | None = None
-        for m in _SENTENCE.finditer(self.text):
-            start, end = m.start(), m.end()
-            if buf_start is None:
-                buf_start = start
-            chunk = self.text[buf_start:end]
-            if re.search(r"\b(?:Inc|Corp|Co|Ltd|No|vs|St|Mr|Ms|Dr|N\.V|S\.A)\.$", chunk.rstrip()):
-                continue  # an abbreviation, not a sentence end
-            text = chunk.strip()
-            if text:
-                lead = len(chunk) - len(chunk.lstrip())
-                out.append(Sentence(text, buf_start + lead, buf_start + lead + len(text)))
-            buf_start = None
+        start = 0
+        for m in _BOUNDARY.finditer(self.text):
+            end = m.end()
+            if m.group(0) != "\n" and not m.group(0).endswith(("!", "?")):
+                word = self.text[start : m.start() + 1].rsplit(None, 1)[-1]
+                if _ABBREVIATION.search(word):
+                    continue  # "Apple Inc. buys": not the end of the sentence
+            _add_sentence(out, self.text, start, end)
+            start = end
+        _add_sentence(out, self.text, start, len(self.text))
         return out
+
+
+def _add_sentence(out: list[Sentence], text: str, start: int, end: int) -> None:
+    chunk = text[start:end]
+    body = chunk.strip()
+    if body:
+        lead = len(chunk) - len(chunk.lstrip())
+        out.append(Sentence(body, start + lead, start + lead + len(body)))
 
 
 def parse(path: Path, root: Path | None = None) -> Document:
@@ -96,13 +108,17 @@ def parse(path: Path, root: Path | None = None) -> Document:
 
 
 def load_folder(folder: Path) -> list[Document]:
-    """Every ``.txt``/``.md`` under ``folder`` (recursive), sorted by path.
+    """Every ``.txt``/``.md`` under ``folder`` (recursive, ``README*`` skipped), by path.
 
     Raises InputError when the folder does not exist or holds no document.
     """
     if not folder.is_dir():
         raise InputError(f"documents folder '{folder}' does not exist")
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+    paths = sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.upper().startswith("README")
+    )
     if not paths:
         raise InputError(f"no .txt or .md documents in '{folder}'")
     return [parse(p, folder) for p in paths]

@@ -21,7 +21,8 @@ RELATION_TYPES: dict[str, str] = {
     "acquired": "the subject acquired the counterparty (completed or agreed)",
 }
 
-#: Types that read the same in both directions (stored once per pair, smaller id first).
+#: Types that read the same in both directions; still stored as the subject asserted them
+#: (one edge per asserting company), and read with ``direction="both"``.
 SYMMETRIC: frozenset[str] = frozenset({"competes_with", "partner_of"})
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import click
 
-from axiom.cli import commands, queries
+from axiom.cli import agent, commands, queries
 from axiom.cli.app import app, err
 from axiom.errors import AxiomError
 
-__all__ = ["app", "commands", "main", "queries"]
+__all__ = ["agent", "app", "commands", "main", "queries"]
 
 
 def main() -> None:

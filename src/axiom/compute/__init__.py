@@ -1,1 +1,1 @@
-"""The executor port and its adapters (local threads/processes; Ray in a later change)."""
+"""The executor port and its adapters: local threads/processes and Ray."""

@@ -27,7 +27,7 @@ class Worker(Protocol[T_contra, R_co]):
     producer — so each item reuses them. ``close()`` is called when the pool ends.
     """
 
-    def __call__(self, item: T_contra) -> R_co:
+    def __call__(self, item: T_contra, /) -> R_co:
         """Process one item; must be idempotent (an item may run again after a crash)."""
 
     def close(self) -> None:

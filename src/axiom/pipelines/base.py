@@ -122,6 +122,10 @@ class PipelineResult:
     published: dict[str, int] = field(default_factory=dict)
     detail: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
+    #: ``success``, or ``partial`` when the run stopped early on purpose (an LLM budget)
+    status: str = "success"
+    errors: int = 0
+    message: str = ""
 
     @property
     def records(self) -> int:
@@ -206,16 +210,16 @@ def execute(
             ctx.run_id,
             name,
             ctx.trigger,
-            "success",
+            result.status,
             started,
             datetime.now(UTC),
             result.records,
-            0,
+            result.errors,
             result.duration_s,
-            "",
+            result.message[:500],
         )
     )
-    metrics.PIPELINE_RUNS.labels(name=name, status="success").inc()
+    metrics.PIPELINE_RUNS.labels(name=name, status=result.status).inc()
     metrics.PIPELINE_DURATION.labels(name=name).observe(result.duration_s)
     metrics.PIPELINE_RECORDS.labels(pipeline=name).inc(result.records)
     return result

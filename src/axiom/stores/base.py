@@ -107,6 +107,21 @@ class Warehouse(Closable, ABC):
     def record_run(self, run: PipelineRun) -> None:
         """Insert or replace by run_id (a run is recorded at start and again at the end)."""
 
+    @abstractmethod
+    def store_extraction(
+        self, key: str, *, doc_id: str, company: str, extractor: str, payload: dict[str, Any]
+    ) -> None:
+        """Keep one document's extraction under its content-hash ``key`` (insert or replace).
+
+        Called by the company-graph agent right after an extractor answered, before anything
+        is published, so a crash after a paid call never pays for it again. Not a data
+        table: neither ``truncate`` nor a replay touches it.
+        """
+
+    @abstractmethod
+    def cached_extraction(self, key: str) -> dict[str, Any] | None:
+        """The payload stored under ``key``, or None (the document must be extracted)."""
+
     # -- reads -------------------------------------------------------------------------
     @abstractmethod
     def companies(self, symbols: Sequence[str] | None = None) -> list[Company]:

@@ -221,6 +221,28 @@ class SqlWarehouse(Warehouse):
         rows = conn.execute(stmt.order_by(self._sorted(t.c.symbol), t.c.day)).all()
         return codec.columns_from_rows(rows, fields, with_simulated=with_simulated)
 
+    def store_extraction(
+        self, key: str, *, doc_id: str, company: str, extractor: str, payload: dict[str, Any]
+    ) -> None:
+        """See :meth:`Warehouse.store_extraction`."""
+        row = {
+            "cache_key": key,
+            "doc_id": doc_id,
+            "company": company,
+            "extractor": extractor,
+            "payload": payload,
+            "created_at": datetime.now(UTC),
+        }
+        with self._writing() as conn:
+            self._upsert_rows(conn, schema.llm_extractions, [row])
+
+    def cached_extraction(self, key: str) -> dict[str, Any] | None:
+        """See :meth:`Warehouse.cached_extraction`."""
+        t = schema.llm_extractions
+        with self._reading() as conn:
+            got = conn.execute(select(t.c.payload).where(t.c.cache_key == key)).scalar()
+        return dict(got) if got is not None else None
+
     # -- reads -------------------------------------------------------------------------
     def companies(self, symbols: Sequence[str] | None = None) -> list[Company]:
         """Companies ordered by symbol (all, or those of ``symbols`` that exist)."""

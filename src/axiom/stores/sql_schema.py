@@ -205,6 +205,17 @@ pipeline_runs = Table(
     Index(None, "pipeline", "started_at"),
 )
 
+llm_extractions = Table(
+    "llm_extractions",
+    metadata,
+    Column("cache_key", String(64), primary_key=True),
+    Column("doc_id", Text, nullable=False),
+    Column("company", String(64), nullable=False),
+    Column("extractor", String(128), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
 #: Tables filled by consumers: emptied by ``truncate`` and covered by ``checksums``.
 DATA_TABLES: tuple[Table, ...] = (
     companies,

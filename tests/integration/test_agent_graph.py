@@ -54,6 +54,10 @@ def llm_env(fake: FakeAnthropicServer, tmp_path: Path) -> dict[str, str]:
         "ANTHROPIC_BASE_URL": fake.url,
         "ANTHROPIC_API_KEY": "test-key",
         "HOME": str(tmp_path),  # no SDK profile of the developer's is picked up
+        # The defaults (50 requests, 40k tokens a minute) are a first API tier's limits;
+        # the stand-in has none, so the tests are not paced by them.
+        "AXIOM_LLM_RPM": "10000",
+        "AXIOM_LLM_TPM": "100000000",
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -59,7 +61,12 @@ def extract(
             raise AxiomError(f"--budget must be >= 0, got {budget}")
         updates["llm_budget_usd"] = budget
     conf = settings().model_copy(update=updates)
-    with Runtime(conf) as rt, progress_bars(err, not as_json) as progress:
+    # Ray's driver prints worker-death notices on stdout; stdout carries only the report.
+    with (
+        contextlib.redirect_stdout(sys.stderr),
+        Runtime(conf) as rt,
+        progress_bars(err, not as_json) as progress,
+    ):
         ctx = PipelineContext(rt, trigger="cli", progress=progress)
         result = extract_with_consumers(ctx, docs)
     report = {"run_id": result.run_id, "status": result.status, **result.detail}

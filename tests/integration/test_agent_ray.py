@@ -1,0 +1,91 @@
+"""The agent fanned out over a Ray actor pool, with an actor killed mid-run.
+
+``AXIOM_EXECUTOR=ray://local``: each actor holds its own Claude client (the real SDK
+against the local Messages-API stand-in, 0.3 s per answer), graph store and producer.
+While the run is going the test SIGKILLs one actor process; Ray restarts it and re-runs
+its in-flight company, and every company still ends in the graph exactly once, with the
+same edges as a run on local threads.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+import psutil
+
+from axiom.agents.documents import load_folder
+from axiom.agents.extractors.rules import extract_text
+from axiom.agents.mutations import AGENT_EDGE_TYPES
+from axiom.runtime import Runtime
+from axiom.settings import Settings
+from axiom.testing.anthropic_fake import FakeAnthropicServer
+from tests.conftest import Cli
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
+ACTOR_TITLE = "ray::_WorkerHost"
+
+
+def _actor_pids(root: int) -> list[int]:
+    try:
+        kids = psutil.Process(root).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    out = []
+    for p in kids:
+        try:
+            if any(ACTOR_TITLE in part for part in p.cmdline()):
+                out.append(p.pid)
+        except psutil.Error:
+            continue
+    return out
+
+
+def _edges(home: Path) -> dict[tuple[str, str, str], str]:
+    with Runtime(Settings(home=home)) as rt:
+        return {(e.src, e.type, e.dst): e.props["doc_id"] for e in rt.graph.edges(AGENT_EDGE_TYPES)}
+
+
+def test_actor_killed_mid_run_every_company_once(cli: Cli, tmp_path: Path) -> None:
+    companies = {d.company for d in load_folder(CORPUS)}
+    with FakeAnthropicServer(responder=extract_text, latency_s=0.3) as fake:
+        env = {
+            "AXIOM_LLM": "anthropic:claude-haiku-4-5",
+            "ANTHROPIC_BASE_URL": fake.url,
+            "ANTHROPIC_API_KEY": "test-key",
+            "HOME": str(tmp_path),
+            "AXIOM_LLM_RPM": "10000",
+            "AXIOM_LLM_TPM": "100000000",
+        }
+        reference = cli.json("graph", "extract", "--docs", str(CORPUS),
+                             env={**env, "AXIOM_HOME": str(tmp_path / "ref")})  # fmt: skip
+        assert isinstance(reference, dict) and reference["status"] == "success"
+        fake.reset_stats()
+
+        cli.env.update(env, AXIOM_EXECUTOR="ray://local", AXIOM_AGENT_ACTORS="3")
+        proc = cli.popen("graph", "extract", "--docs", str(CORPUS), "--json")
+        killed = None
+        deadline = time.monotonic() + 180
+        while killed is None and time.monotonic() < deadline and proc.poll() is None:
+            actors = _actor_pids(proc.pid)
+            if fake.stats.ok >= 4 and actors:
+                killed = actors[0]
+                os.kill(killed, signal.SIGKILL)
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=300)
+    assert killed is not None, f"no actor process seen to kill:\n{err[-2000:]}"
+    assert proc.returncode == 0, err[-3000:]
+    report = orjson.loads(out)  # stdout holds the report only, whatever Ray prints
+    assert report["companies_by_status"] == {"done": len(companies)}
+    assert report["workers"] >= 2  # outcomes came from several actor processes
+    edges = _edges(tmp_path / "home")
+    assert edges == _edges(tmp_path / "ref")
+    subjects = Counter(src for src, _, _ in edges)
+    assert {s.split(":", 1)[1] for s in subjects} <= companies
+    assert len(report["relations"]) == len(
+        {(r["src"], r["relation"], r["dst"]) for r in report["relations"]}
+    )

@@ -60,6 +60,7 @@ test: lint services-up ## lint, start the local servers, then every test tier
 bench: setup ## benchmarks; results go to docs/benchmarks.md by hand
 	$(BIN)/python bench/e2e.py
 	$(BIN)/python bench/analytics.py
+	$(BIN)/python bench/agent.py
 
 bench-stack: setup services-up ## the same on the local servers, plus each server's own benchmark
 	$(BIN)/python bench/e2e.py --stack

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from axiom.agents.extractors.rules import extract_text
 
 from axiom.agents.documents import load_folder
+from axiom.agents.extractors.rules import extract_text
 from axiom.agents.mutations import AGENT_EDGE_TYPES
 from axiom.runtime import Runtime
 from axiom.settings import Settings

@@ -6,11 +6,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from axiom.agents.resolve import Resolution
 
 from axiom.agents import mutations
 from axiom.agents.documents import Document, load_folder, parse
 from axiom.agents.extractors.base import Candidate
+from axiom.agents.resolve import Resolution
 from axiom.agents.validate import Accepted, Claim, Rejected, evidence_span, validate
 from axiom.errors import InputError
 

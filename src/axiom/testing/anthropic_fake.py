@@ -341,6 +341,9 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the SDK's connection pool expects
     server_version = "anthropic-fake/1"
+    # Headers and body are separate writes: with Nagle on, the body waits for the
+    # client's delayed ACK (~40 ms a response) and the transport, not the model, is slow.
+    disable_nagle_algorithm = True
 
     def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)

@@ -29,7 +29,7 @@ def extraction_tables(report: dict[str, Any]) -> list[Table]:
     totals.add_column("value", justify="right")
     llm = report["llm"]
     rows = [
-        ("companies", f"{report['companies']:,} {report['companies_by_status']}"),
+        ("companies", f"{report['companies']:,} ({_statuses(report)})"),
         ("documents (cached)", f"{report['documents']:,} ({report['documents_cached']:,})"),
         ("relations accepted", f"{report['relations_accepted']:,}"),
         ("rejected", ", ".join(f"{k} {v}" for k, v in report["rejected"].items()) or "0"),
@@ -77,3 +77,7 @@ def extract(
             out.print(table)
     if result.status != "success" or result.errors:
         raise AxiomError(result.message)
+
+
+def _statuses(report: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in report["companies_by_status"].items())

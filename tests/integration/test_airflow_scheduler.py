@@ -28,12 +28,15 @@ from typing import Any
 import pytest
 
 from axiom.agents.metadata import extract
+from axiom.consumers.registry import CONSUMER_NAMES, sink_topics
 from axiom.domain.topics import GRAPH_MUTATIONS
 from axiom.orchestration.runs import record_id
 from axiom.pipelines import events
 from axiom.pipelines.base import PipelineContext, RunParams
 from axiom.runtime import Runtime
 from axiom.settings import Settings
+from axiom.sources.base import business_days
+from axiom.sources.universe import load_universe
 
 pytestmark = pytest.mark.slow
 
@@ -257,3 +260,89 @@ def test_an_asset_event_triggers_events_correlations_then_risk(
         assert risk and all(r.trigger == "airflow" for r in risk)
         # the consumers write the risk scores after the run has ended
         _wait("the risk scores written", lambda: wh.counts()["risk_scores"] > 0, 60, 1.0)
+
+
+def _backfill(airflow: Airflow, start: str, end: str, reprocess: str) -> list[dict[str, Any]]:
+    """``POST /api/v2/backfills`` for market_data_ingestion; its runs once it completed."""
+    body = {
+        "dag_id": "market_data_ingestion",
+        "from_date": f"{start}T00:00:00Z",
+        "to_date": f"{end}T00:00:00Z",
+        "dag_run_conf": {"universe": "dow", "batch_size": 12},
+        "reprocess_behavior": reprocess,
+        "max_active_runs": 3,
+    }
+    backfill = airflow.call("POST", "/api/v2/backfills", body)
+    _wait(
+        "the backfill completed",
+        lambda: airflow.call("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"],
+        timeout_s=400,
+    )
+    runs = _runs(airflow, "market_data_ingestion")
+    return [r for r in runs if r["run_type"] == "backfill" and r["backfill_id"] == backfill["id"]]
+
+
+def _prices_after(rt: Runtime, day: date) -> dict[str, list[date]]:
+    return {
+        s: [d for d in b.dates.tolist() if d > day]
+        for s, b in rt.warehouse.price_bars(DOW_SYMBOLS).items()
+    }
+
+
+DOW_SYMBOLS = sorted(c.symbol for c in load_universe("dow"))
+
+
+def _caught_up(rt: Runtime) -> bool:
+    """Every consumer of the script's fleet has committed everything published."""
+    return all(rt.bus.total_lag(n, sink_topics(n)) == 0 for n in CONSUMER_NAMES)
+
+
+def test_backfill_through_the_scheduler_writes_those_days_and_again_changes_nothing(
+    seeded: Airflow,
+) -> None:
+    """``airflow backfill`` over 3 days, run by the scheduler, then the same again.
+
+    A backfill only runs while its DAG is unpaused, and unpausing lets the scheduler add
+    the DAG's latest scheduled run (catchup is off); that run's own day is read from the
+    API and set apart, so every other new day must come from the backfill.
+    """
+    airflow = seeded
+    dag = "/api/v2/dags/market_data_ingestion"
+    airflow.call("PATCH", dag, {"is_paused": False})
+    try:
+        first = _backfill(airflow, "2025-07-01", "2025-07-03", "none")
+        _wait(
+            "the scheduled run ended",
+            lambda: all(
+                r["state"] in ("success", "failed") for r in _runs(airflow, "market_data_ingestion")
+            ),
+            timeout_s=400,
+        )
+        scheduled = [
+            r for r in _runs(airflow, "market_data_ingestion") if r["run_type"] == "scheduled"
+        ]
+        with Runtime(Settings(home=airflow.axiom_home)) as rt:
+            _wait("the consumers caught up", lambda: _caught_up(rt), 120, 1.0)
+            days = _prices_after(rt, date(2025, 6, 30))
+            checksums = rt.warehouse.checksums()
+        second = _backfill(airflow, "2025-07-01", "2025-07-03", "completed")
+    finally:
+        airflow.call("PATCH", dag, {"is_paused": True})
+    assert len(first) == len(second) == 3
+    assert {r["state"] for r in first + second} == {"success"}
+    intervals = sorted((r["data_interval_start"][:10], r["data_interval_end"][:10]) for r in first)
+    assert intervals == [("2025-07-01", "2025-07-02"), ("2025-07-02", "2025-07-03"),
+                         ("2025-07-03", "2025-07-04")]  # fmt: skip
+    scheduled_days = {date.fromisoformat(r["data_interval_start"][:10]) for r in scheduled}
+    backfilled = {d for ds in days.values() for d in ds} - scheduled_days
+    assert backfilled == set(business_days(date(2025, 7, 1), date(2025, 7, 3)).tolist())
+    assert all(sorted(set(ds) - scheduled_days) == sorted(backfilled) for ds in days.values()), (
+        "every dow symbol got exactly the three backfilled days"
+    )
+    with Runtime(Settings(home=airflow.axiom_home)) as rt:
+        _wait("the consumers caught up", lambda: _caught_up(rt), 120, 1.0)
+        assert rt.warehouse.checksums() == checksums  # the second backfill changed nothing
+        recorded = {r.run_id: r for r in rt.warehouse.runs("ingestion", limit=500)}
+    for run in first + second:
+        record = recorded[record_id("ingestion", run["dag_run_id"])]
+        assert (record.trigger, record.status, record.errors) == ("airflow", "success", 0)

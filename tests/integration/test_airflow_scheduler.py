@@ -29,7 +29,7 @@ import pytest
 
 from axiom.agents.metadata import extract
 from axiom.consumers.registry import CONSUMER_NAMES, sink_topics
-from axiom.domain.topics import GRAPH_MUTATIONS
+from axiom.domain.topics import GRAPH_MUTATIONS, PRICE_UPDATES
 from axiom.orchestration.runs import record_id
 from axiom.pipelines import events
 from axiom.pipelines.base import PipelineContext, RunParams
@@ -263,7 +263,11 @@ def test_an_asset_event_triggers_events_correlations_then_risk(
 
 
 def _backfill(airflow: Airflow, start: str, end: str, reprocess: str) -> list[dict[str, Any]]:
-    """``POST /api/v2/backfills`` for market_data_ingestion; its runs once it completed."""
+    """``POST /api/v2/backfills`` for market_data_ingestion; its runs once it completed.
+
+    A second backfill of the same days clears and re-runs the same dag runs, so a run
+    belongs to this backfill when it is a backfill run of those days queued after it.
+    """
     body = {
         "dag_id": "market_data_ingestion",
         "from_date": f"{start}T00:00:00Z",
@@ -278,8 +282,14 @@ def _backfill(airflow: Airflow, start: str, end: str, reprocess: str) -> list[di
         lambda: airflow.call("GET", f"/api/v2/backfills/{backfill['id']}")["completed_at"],
         timeout_s=400,
     )
-    runs = _runs(airflow, "market_data_ingestion")
-    return [r for r in runs if r["run_type"] == "backfill" and r["backfill_id"] == backfill["id"]]
+    created = backfill["created_at"]
+    return [
+        r
+        for r in _runs(airflow, "market_data_ingestion")
+        if r["run_type"] == "backfill"
+        and start <= r["logical_date"][:10] <= end
+        and (r["queued_at"] or "") >= created[:19]
+    ]
 
 
 def _prices_after(rt: Runtime, day: date) -> dict[str, list[date]]:
@@ -325,6 +335,7 @@ def test_backfill_through_the_scheduler_writes_those_days_and_again_changes_noth
             _wait("the consumers caught up", lambda: _caught_up(rt), 120, 1.0)
             days = _prices_after(rt, date(2025, 6, 30))
             checksums = rt.warehouse.checksums()
+            sent = sum(rt.bus.end_offsets(PRICE_UPDATES).values())
         second = _backfill(airflow, "2025-07-01", "2025-07-03", "completed")
     finally:
         airflow.call("PATCH", dag, {"is_paused": True})
@@ -341,7 +352,9 @@ def test_backfill_through_the_scheduler_writes_those_days_and_again_changes_noth
     )
     with Runtime(Settings(home=airflow.axiom_home)) as rt:
         _wait("the consumers caught up", lambda: _caught_up(rt), 120, 1.0)
-        assert rt.warehouse.checksums() == checksums  # the second backfill changed nothing
+        # every day was sent again ... and nothing changed
+        assert sum(rt.bus.end_offsets(PRICE_UPDATES).values()) > sent
+        assert rt.warehouse.checksums() == checksums
         recorded = {r.run_id: r for r in rt.warehouse.runs("ingestion", limit=500)}
     for run in first + second:
         record = recorded[record_id("ingestion", run["dag_run_id"])]

@@ -12,7 +12,8 @@ answers come from the rule extractor, its transport is what is measured.
    validate, publish) against an endpoint with 2 s latency and a 4,000 requests/min
    limit, client held to the same limit: companies/min and 429s received.
 2. Re-run over the unchanged documents: LLM calls made (the target is 0).
-3. Sequential vs a Ray pool of 10 actors for the same I/O-bound per-company work (1 s
+3. The LLM stage of 1. on a pool of 10 threaded Ray actors (8 companies each at once).
+4. Sequential vs a Ray pool of 10 actors for the same I/O-bound per-company work (1 s
    per answer), measured in the same run on warm workers: speed-up.
 Peak RSS of this process and of the Ray actors is reported.
 """
@@ -158,6 +159,46 @@ def bench_ray_speedup(
     }
 
 
+def bench_ray_llm_stage(
+    home: Path, jobs: list[CompanyJob], actors: int, per_actor: int
+) -> dict[str, Any]:
+    """The LLM stage of (1) on a pool of threaded Ray actors, each with its own clients."""
+    from axiom.compute.ray import RayExecutor
+
+    with FakeAnthropicServer(responder=extract_text, latency_s=2.0, rpm_limit=4000) as fake:
+        os.environ["ANTHROPIC_BASE_URL"] = fake.url
+        settings = _settings(
+            home, llm_rpm=4000, llm_tpm=50_000_000, llm_budget_usd=0,
+            llm_concurrency=actors * per_actor, agent_actors=actors,
+            agent_actor_concurrency=per_actor,
+        )  # fmt: skip
+        ray_ex = RayExecutor("ray://local", workers=2, actors=actors, actor_concurrency=per_actor)
+        try:
+            factory = AgentFactory(settings, shares=actors)
+            t0 = time.perf_counter()
+            ray_ex.map_workers(factory, jobs[:actors])
+            warmup_s = time.perf_counter() - t0
+            fake.reset_stats()
+            t0 = time.perf_counter()
+            outcomes = ray_ex.map_workers(factory, jobs[actors:])
+            elapsed = time.perf_counter() - t0
+            stats = fake.stats
+        finally:
+            ray_ex.close()
+    done = sum(o.status == "done" for o in outcomes)
+    return {
+        "actors": actors,
+        "per_actor": per_actor,
+        "companies": len(outcomes),
+        "done": done,
+        "elapsed_s": round(elapsed, 2),
+        "companies_per_min": round(done / elapsed * 60),
+        "status_429": stats.count(429),
+        "max_in_flight": stats.max_in_flight,
+        "warmup_s": round(warmup_s, 2),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--companies", type=int, default=800)
@@ -165,6 +206,7 @@ def main() -> None:
     ap.add_argument("--seq-companies", type=int, default=30)
     ap.add_argument("--ray-companies", type=int, default=210)
     ap.add_argument("--actors", type=int, default=10)
+    ap.add_argument("--per-actor", type=int, default=8)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("ANTHROPIC_API_KEY", "bench-key")
@@ -178,11 +220,18 @@ def main() -> None:
             simulated_jobs(universe, args.ray_companies, seed=11),
             args.actors,
         )
+        ray_llm = bench_ray_llm_stage(
+            home / "ray-llm",
+            simulated_jobs(universe, args.companies + args.actors, seed=13),
+            args.actors,
+            args.per_actor,
+        )
     result = {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "documents": "simulated",
         "llm_stage": llm,
         "ray": ray_,
+        "ray_llm_stage": ray_llm,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
     if args.json:
@@ -197,6 +246,9 @@ def main() -> None:
     print(f"sequential {ray_['sequential_s']} s for {ray_['companies_sequential']} vs Ray pool "
           f"of {ray_['actors']} {ray_['pool_s']} s for {ray_['companies_pool']}: "
           f"{ray_['speedup']}x per company (warm-up {ray_['pool_warmup_s']} s)")  # fmt: skip
+    print(f"LLM stage on {ray_llm['actors']} Ray actors x {ray_llm['per_actor']}: "
+          f"{ray_llm['companies_per_min']:,} companies/min, 429s: {ray_llm['status_429']}, "
+          f"max in flight {ray_llm['max_in_flight']}, warm-up {ray_llm['warmup_s']} s")  # fmt: skip
     print(f"peak RSS: driver {result['peak_rss_mb']} MB, actors {ray_['actors_rss_mb']} MB")
 
 

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     llm_max_retries: int = Field(default=5, ge=0, le=20, description="retries on 429/529/timeout")
     llm_min_confidence: float = Field(default=0.6, ge=0, le=1, description="drop claims below")
     agent_actors: int = Field(default=10, ge=1, le=256, description="company-graph actors (Ray)")
+    agent_actor_concurrency: int = Field(
+        default=1, ge=1, le=64, description="companies one Ray actor works on at once"
+    )
     workers: int = Field(default=2, ge=1, le=256, description="local executor parallelism")
     consumer_batch: int = Field(default=5000, ge=1, le=100_000, description="records per poll")
     metrics_port: int = Field(default=0, ge=0, le=65535, description="0 = no metrics server")

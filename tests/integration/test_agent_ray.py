@@ -2,7 +2,8 @@
 
 ``AXIOM_EXECUTOR=ray://local``: each actor holds its own Claude client (the real SDK
 against the local Messages-API stand-in, 0.3 s per answer), graph store and producer.
-While the run is going the test SIGKILLs one actor process; Ray restarts it and re-runs
+Actors are threaded (two companies at once, a producer per thread). While the run is
+going the test SIGKILLs one actor process; Ray restarts it and re-runs
 its in-flight company, and every company still ends in the graph exactly once, with the
 same edges as a run on local threads.
 """
@@ -66,7 +67,12 @@ def test_actor_killed_mid_run_every_company_once(cli: Cli, tmp_path: Path) -> No
         assert isinstance(reference, dict) and reference["status"] == "success"
         fake.reset_stats()
 
-        cli.env.update(env, AXIOM_EXECUTOR="ray://local", AXIOM_AGENT_ACTORS="3")
+        cli.env.update(
+            env,
+            AXIOM_EXECUTOR="ray://local",
+            AXIOM_AGENT_ACTORS="3",
+            AXIOM_AGENT_ACTOR_CONCURRENCY="2",
+        )
         proc = cli.popen("graph", "extract", "--docs", str(CORPUS), "--json")
         killed = None
         deadline = time.monotonic() + 180

@@ -93,7 +93,10 @@ class CompanyGraphAgent:
         self.resources = resources
         self._owns = owns
         rt = resources.runtime
-        self._producer: Producer = rt.bus.producer(client_id=PIPELINE)
+        # One producer per thread: a threaded Ray actor runs several companies at once,
+        # and each company's flush must cover only its own mutations.
+        self._local = threading.local()
+        self._producers: list[Producer] = []
         self._lock = threading.Lock()
         self.deps = AgentDeps(
             extractor=resources.extractor,
@@ -102,19 +105,28 @@ class CompanyGraphAgent:
             graph=rt.graph,
             vectors=rt.vectors,
             send=self._send,
-            flush=self._producer.flush,
+            flush=lambda: self._producer().flush(),
             pipeline=PIPELINE,
             min_confidence=resources.settings.llm_min_confidence,
         )
         self._workflow = build_workflow(self.deps)
         self.name = f"{threading.current_thread().name}@{_pid()}"
 
+    def _producer(self) -> Producer:
+        producer: Producer | None = getattr(self._local, "producer", None)
+        if producer is None:
+            producer = self.resources.runtime.bus.producer(client_id=PIPELINE)
+            self._local.producer = producer
+            with self._lock:
+                self._producers.append(producer)
+        return producer
+
     def _send(self, topic: str, key: str | None, payload: dict[str, Any]) -> None:
         from axiom.bus.serde import encode
         from axiom.domain.topics import TOPICS
 
         value = encode(TOPICS[topic].message_type, payload, key=key, source=PIPELINE)
-        self._producer.send(topic, value, key=key)
+        self._producer().send(topic, value, key=key)
 
     def __call__(self, job: CompanyJob) -> CompanyOutcome:
         """Run the workflow for ``job``; never raises for an expected failure."""
@@ -143,8 +155,9 @@ class CompanyGraphAgent:
         return out
 
     def close(self) -> None:
-        """Close the producer, and the shared clients when this worker owns them."""
-        self._producer.close()
+        """Close the producers, and the shared clients when this worker owns them."""
+        for producer in self._producers:
+            producer.close()
         if self._owns:
             self.resources.close()
 

@@ -221,12 +221,22 @@ class RayExecutor(Executor):
     own handshake gives up after ~30 s when something else does).
     """
 
-    def __init__(self, url: str = "ray://local", *, workers: int = 2, actors: int = 10) -> None:
-        if workers < 1 or actors < 1:
-            raise ConfigError("Ray executor needs workers >= 1 and agent_actors >= 1")
+    def __init__(
+        self,
+        url: str = "ray://local",
+        *,
+        workers: int = 2,
+        actors: int = 10,
+        actor_concurrency: int = 1,
+    ) -> None:
+        if workers < 1 or actors < 1 or actor_concurrency < 1:
+            raise ConfigError(
+                "Ray executor needs workers, agent_actors and agent_actor_concurrency >= 1"
+            )
         self.url = url
         self.workers = workers
         self.actors = actors
+        self.actor_concurrency = actor_concurrency
         self.target = parse_ray_url(url)
         self._pool: ActorPool | None = None
         self._pool_lock = threading.Lock()
@@ -241,9 +251,15 @@ class RayExecutor(Executor):
         """Called by the registry for ``AXIOM_EXECUTOR=ray://…``.
 
         Task width (local CPUs) is ``settings.workers``; the actor pool has
-        ``settings.agent_actors`` actors.
+        ``settings.agent_actors`` actors running ``settings.agent_actor_concurrency`` items
+        each at once.
         """
-        return cls(url, workers=settings.workers, actors=settings.agent_actors)
+        return cls(
+            url,
+            workers=settings.workers,
+            actors=settings.agent_actors,
+            actor_concurrency=settings.agent_actor_concurrency,
+        )
 
     def _check_open(self) -> None:
         if not self._open:
@@ -286,7 +302,7 @@ class RayExecutor(Executor):
             return []
         with self._pool_lock:
             if self._pool is None:
-                self._pool = ActorPool(self.actors)
+                self._pool = ActorPool(self.actors, concurrency=self.actor_concurrency)
             pool = self._pool
         return pool.map(factory, items, on_done=on_done)
 

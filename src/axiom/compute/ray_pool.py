@@ -13,10 +13,12 @@
   result, which is why the items of ``map_workers`` must be idempotent.
 
 Actors take no CPU (``num_cpus=0``): pool work is I/O-bound (LLM calls, graph writes), so
-ten actors fit on two cores. Each actor runs one item at a time (``max_concurrency=1``)
-because a :class:`~axiom.compute.base.Worker` need not be thread-safe; instead the pool
-keeps :data:`IN_FLIGHT_PER_ACTOR` items queued on each actor, so an actor never idles for
-a driver round trip between items.
+ten actors fit on two cores. By default each actor runs one item at a time
+(``max_concurrency=1``), because a :class:`~axiom.compute.base.Worker` need not be
+thread-safe; the pool keeps one more item queued on each actor, so an actor never idles
+for a driver round trip between items. A pool built with ``concurrency=k`` makes threaded
+actors running ``k`` items at once on one worker — only for workers that are thread-safe
+(the company-graph agent is: it keeps a producer per thread).
 """
 
 from __future__ import annotations
@@ -71,15 +73,19 @@ class _WorkerHost:
 
     def __init__(self) -> None:
         self._workers: dict[str, Worker[Any, Any]] = {}
+        self._build = threading.Lock()  # threaded actors: build one worker per call
 
     def run(self, call_id: str, factory_box: list[Any], item: Any) -> Any:
         worker = self._workers.get(call_id)
         if worker is None:
-            # The factory travels once, as an object-store reference boxed in a list so
-            # Ray does not resolve it for every item.
-            factory = ray.get(factory_box[0])
-            worker = factory()
-            self._workers[call_id] = worker
+            with self._build:
+                worker = self._workers.get(call_id)
+                if worker is None:
+                    # The factory travels once, as an object-store reference boxed in a
+                    # list so Ray does not resolve it for every item.
+                    factory = ray.get(factory_box[0])
+                    worker = factory()
+                    self._workers[call_id] = worker
         return worker(item)
 
     def release(self, call_id: str) -> None:
@@ -179,18 +185,20 @@ class ActorPool:
     end. An actor dead for good is dropped, and the pool is topped up at the next call.
     """
 
-    def __init__(self, size: int, *, in_flight: int = IN_FLIGHT_PER_ACTOR) -> None:
-        if size < 1 or in_flight < 1:
-            raise ValueError("pool size and in-flight items must be >= 1")
+    def __init__(
+        self, size: int, *, in_flight: int = IN_FLIGHT_PER_ACTOR, concurrency: int = 1
+    ) -> None:
+        if size < 1 or in_flight < 1 or concurrency < 1:
+            raise ValueError("pool size, in-flight items and concurrency must be >= 1")
         self.size = size
-        self.in_flight = in_flight
+        self.in_flight = max(in_flight, concurrency + 1)
         self._actors: list[Any] = []
         self._lock = threading.Lock()
         self._host = ray.remote(_WorkerHost).options(
             num_cpus=0,
             max_restarts=ACTOR_MAX_RESTARTS,
             max_task_retries=ACTOR_MAX_TASK_RETRIES,
-            max_concurrency=1,
+            max_concurrency=concurrency,
             scheduling_strategy="SPREAD",
         )
 

@@ -12,6 +12,7 @@ company's trouble never loses the others' results.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,9 @@ from axiom.agents.documents import Document
 from axiom.agents.extractors.factory import open_extractor
 from axiom.agents.resolve import EntityResolver
 from axiom.agents.workflow import AgentDeps, AgentState, build_workflow
+from axiom.bus.serde import encode
 from axiom.domain.models import Company
+from axiom.domain.topics import TOPICS
 from axiom.runtime import Runtime
 from axiom.settings import Settings
 
@@ -110,7 +113,7 @@ class CompanyGraphAgent:
             min_confidence=resources.settings.llm_min_confidence,
         )
         self._workflow = build_workflow(self.deps)
-        self.name = f"{threading.current_thread().name}@{_pid()}"
+        self.name = f"{threading.current_thread().name}@{os.getpid()}"
 
     def _producer(self) -> Producer:
         producer: Producer | None = getattr(self._local, "producer", None)
@@ -122,9 +125,6 @@ class CompanyGraphAgent:
         return producer
 
     def _send(self, topic: str, key: str | None, payload: dict[str, Any]) -> None:
-        from axiom.bus.serde import encode
-        from axiom.domain.topics import TOPICS
-
         value = encode(TOPICS[topic].message_type, payload, key=key, source=PIPELINE)
         self._producer().send(topic, value, key=key)
 
@@ -206,9 +206,3 @@ def _accepted_dict(a: Any, new: bool) -> dict[str, Any]:
         "evidence": a.claim.doc.text[a.span[0] : a.span[1]],
         "new": new,
     }
-
-
-def _pid() -> int:
-    import os
-
-    return os.getpid()

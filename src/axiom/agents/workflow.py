@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
@@ -29,6 +29,7 @@ from axiom.agents.documents import Document
 from axiom.agents.extractors.base import Candidate, Context, Extraction, Extractor, Usage
 from axiom.agents.resolve import EntityResolver
 from axiom.agents.validate import Accepted, Claim, Rejected, validate
+from axiom.agents.vocabulary import edge_type
 from axiom.domain.models import GraphMutation
 from axiom.domain.topics import GRAPH_MUTATIONS
 from axiom.errors import BudgetExceededError, LLMError
@@ -77,7 +78,6 @@ class AgentDeps:
     pipeline: str = "company_graph_agent"
     min_confidence: float = 0.6
     retrieve_k: int = 5
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 def cache_key(extractor: Extractor, doc: Document) -> str:
@@ -91,10 +91,8 @@ def _timed(deps: AgentDeps, name: str, fn: Callable[[AgentState], AgentState]) -
         try:
             return fn(state)
         finally:
-            dt = time.perf_counter() - t0
             metrics.AGENT_CALLS.labels(agent=name, pipeline=deps.pipeline).inc()
-            metrics.AGENT_SECONDS.labels(agent=name).observe(dt)
-            deps.timings[name] = deps.timings.get(name, 0.0) + dt
+            metrics.AGENT_SECONDS.labels(agent=name).observe(time.perf_counter() - t0)
 
     return node
 
@@ -194,7 +192,7 @@ def build_workflow(deps: AgentDeps) -> Any:
             key = m.node.id if m.node is not None else state["subject_id"]
             deps.send(GRAPH_MUTATIONS, key, m.to_payload())
         deps.flush()
-        new = [a for a in state["accepted"] if _edge_key(a) not in state["existing"]]
+        new = [a for a in state["accepted"] if _graph_key(a) not in state["existing"]]
         return {"status": "done", "mutations": muts, "published": len(muts), "new": new}
 
     def running(state: AgentState) -> str:
@@ -213,6 +211,7 @@ def build_workflow(deps: AgentDeps) -> Any:
     return g.compile()
 
 
-def _edge_key(a: Accepted) -> tuple[str, str, str]:
+def _graph_key(a: Accepted) -> tuple[str, str, str]:
+    """The natural key of ``a``'s edge in the graph store (edge types are upper case)."""
     src, rel, dst = a.key
-    return src, rel.upper(), dst
+    return src, edge_type(rel), dst

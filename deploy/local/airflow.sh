@@ -51,6 +51,7 @@ _env() {
   export AIRFLOW__CORE__EXECUTOR=LocalExecutor
   export AIRFLOW__CORE__PARALLELISM="${AXIOM_AIRFLOW_PARALLELISM:-4}"
   export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$STATE/home/airflow.db"
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=axiom.orchestration.airflow_db.SQLITE_CONNECT_ARGS
   export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$ADMIN_USER:admin"
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$STATE/passwords.json"
@@ -137,6 +138,16 @@ _migrate() {
   touch "$marker"
 }
 
+# _wal: write-ahead logging on the metadata DB (kept in the file), so the api-server's and
+# the tasks' reads never block the scheduler's writes.
+_wal() {
+  local db="$AIRFLOW_HOME/airflow.db" mode
+  mode="$("$BIN/python" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode").fetchone()[0])' "$db")"
+  [ "$mode" = wal ] && return 0
+  "$BIN/python" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1], timeout=30).execute("PRAGMA journal_mode=WAL").fetchone()' \
+    "$db" || die "could not switch $db to write-ahead logging"
+}
+
 _write_password() {
   local file="$STATE/passwords.json"
   "$BIN/python" -c 'import json, sys; json.dump({sys.argv[1]: sys.argv[2]}, open(sys.argv[3], "w"))' \
@@ -156,6 +167,7 @@ start() {
     die "$HOST:$PORT is taken by a process not started by this script; stop it first"
   fi
   _migrate
+  _wal
   _write_password
   _launch api-server "$BIN/airflow" api-server --host "$HOST" --port "$PORT" --workers 1
   # Task logs are files under the same folder the api-server reads: no log server needed.

@@ -42,6 +42,7 @@ pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy" / "local" / "airflow.sh"
+_BUSY_TRIES = 6
 SEED_DAYS = ("--start", "2025-06-02", "--end", "2025-06-30", "--no-consume", "--json")
 
 
@@ -61,14 +62,24 @@ class Airflow:
     token: str = ""
 
     def call(self, method: str, path: str, body: object | None = None) -> Any:
+        """One API call; a 503 (Airflow's answer when its SQLite metadata DB is locked by
+        the scheduler) is retried a few times, as any client of that API has to."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310
-        req.add_header("Content-Type", "application/json")
-        if self.token:
-            req.add_header("Authorization", f"Bearer {self.token}")
-        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - our own server
-            raw = resp.read()
-        return json.loads(raw) if raw else None
+        for attempt in range(_BUSY_TRIES):
+            req = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310
+            req.add_header("Content-Type", "application/json")
+            if self.token:
+                req.add_header("Authorization", f"Bearer {self.token}")
+            try:
+                with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - our server
+                    raw = resp.read()
+            except urllib.error.HTTPError as exc:
+                if exc.code != 503 or attempt == _BUSY_TRIES - 1:
+                    raise
+                time.sleep(0.5 * 2**attempt)
+                continue
+            return json.loads(raw) if raw else None
+        raise AssertionError("unreachable")
 
     def login(self, user: str = "admin", password: str = "admin") -> None:  # noqa: S107 - local
         answer = self.call("POST", "/auth/token", {"username": user, "password": password})

@@ -40,8 +40,20 @@ BIN="$REPO_ROOT/.venv/bin"
 PROCESSES=(api-server scheduler dag-processor consumers)
 START_TIMEOUT_S=180
 
+# _metadata_db -> Airflow's metadata DB: AXIOM_AIRFLOW_DB (a postgresql+psycopg:// URL, as
+# on a cluster and in the scheduler tests) or, by default, one SQLite file in the state folder.
+_metadata_db() {
+  local url="${AXIOM_AIRFLOW_DB:-}"
+  case "$url" in
+    "") printf 'sqlite:///%s/home/airflow.db' "$STATE" ;;
+    postgresql+psycopg://*) printf '%s' "$url" ;;
+    *) die "AXIOM_AIRFLOW_DB must be a postgresql+psycopg:// URL (or unset for SQLite), got '${url%%://*}://…'" ;;
+  esac
+}
+
 _env() {
-  local jwt_secret api_secret
+  local jwt_secret api_secret metadata_db
+  metadata_db="$(_metadata_db)" || exit 1
   jwt_secret="$(_secret jwt)"
   api_secret="$(_secret api)"
   export AIRFLOW_HOME="$STATE/home"
@@ -50,8 +62,13 @@ _env() {
   export AIRFLOW__CORE__LOAD_EXAMPLES=False
   export AIRFLOW__CORE__EXECUTOR=LocalExecutor
   export AIRFLOW__CORE__PARALLELISM="${AXIOM_AIRFLOW_PARALLELISM:-4}"
-  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="sqlite:///$STATE/home/airflow.db"
-  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=axiom.orchestration.airflow_db.SQLITE_CONNECT_ARGS
+  export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN="$metadata_db"
+  if [ -n "${AXIOM_AIRFLOW_DB:-}" ]; then
+    # psycopg 3 serves both of Airflow's engines (SQLAlchemy picks its async variant).
+    export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC="$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+  else
+    export AIRFLOW__DATABASE__SQL_ALCHEMY_CONNECT_ARGS=axiom.orchestration.airflow_db.SQLITE_CONNECT_ARGS
+  fi
   export AIRFLOW__CORE__AUTH_MANAGER=airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="$ADMIN_USER:admin"
   export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$STATE/passwords.json"
@@ -131,21 +148,11 @@ _stop_group() {
 _migrate() {
   local version marker
   version="$("$BIN/python" -c 'import airflow; print(airflow.__version__)')"
-  marker="$AIRFLOW_HOME/.migrated-$version"
+  marker="$AIRFLOW_HOME/.migrated-$version-$(printf '%s' "$AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" | cksum | cut -d' ' -f1)"
   [ -f "$marker" ] && return 0
-  log "migrating the metadata DB ($AIRFLOW_HOME/airflow.db)"
+  log "migrating the metadata DB (${AIRFLOW__DATABASE__SQL_ALCHEMY_CONN%%://*})"
   "$BIN/airflow" db migrate >>"$STATE/migrate.log" 2>&1 || die "airflow db migrate failed (see $STATE/migrate.log)"
   touch "$marker"
-}
-
-# _wal: write-ahead logging on the metadata DB (kept in the file), so the api-server's and
-# the tasks' reads never block the scheduler's writes.
-_wal() {
-  local db="$AIRFLOW_HOME/airflow.db" mode
-  mode="$("$BIN/python" -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode").fetchone()[0])' "$db")"
-  [ "$mode" = wal ] && return 0
-  "$BIN/python" -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1], timeout=30).execute("PRAGMA journal_mode=WAL").fetchone()' \
-    "$db" || die "could not switch $db to write-ahead logging"
 }
 
 _write_password() {
@@ -167,7 +174,6 @@ start() {
     die "$HOST:$PORT is taken by a process not started by this script; stop it first"
   fi
   _migrate
-  _wal
   _write_password
   _launch api-server "$BIN/airflow" api-server --host "$HOST" --port "$PORT" --workers 1
   # Task logs are files under the same folder the api-server reads: no log server needed.

@@ -5,13 +5,15 @@ the consumers under a temporary services folder on a free port. The tests log in
 JWT, trigger company_graph_builder through ``/api/v2`` and poll it to the end, then post
 a ``price-updates`` asset event and watch the scheduler trigger events_tracker and
 correlation_analysis, and those trigger risk_propagation; the stores and
-``pipeline_runs`` are read after each. Airflow is stopped whatever happens.
+``pipeline_runs`` are read after each. Airflow is stopped whatever happens. Its metadata
+lives in a fresh database of the local PostgreSQL server (``make services-up``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -24,8 +26,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
 import pytest
+from psycopg import sql
 
 from axiom.agents.metadata import extract
 from axiom.consumers.registry import CONSUMER_NAMES, sink_topics
@@ -37,12 +42,12 @@ from axiom.runtime import Runtime
 from axiom.settings import Settings
 from axiom.sources.base import business_days
 from axiom.sources.universe import load_universe
+from tests.servers import server_url
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy" / "local" / "airflow.sh"
-_BUSY_TRIES = 6
 SEED_DAYS = ("--start", "2025-06-02", "--end", "2025-06-30", "--no-consume", "--json")
 
 
@@ -62,24 +67,14 @@ class Airflow:
     token: str = ""
 
     def call(self, method: str, path: str, body: object | None = None) -> Any:
-        """One API call; a 503 (Airflow's answer when its SQLite metadata DB is locked by
-        the scheduler) is retried a few times, as any client of that API has to."""
         data = json.dumps(body).encode() if body is not None else None
-        for attempt in range(_BUSY_TRIES):
-            req = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310
-            req.add_header("Content-Type", "application/json")
-            if self.token:
-                req.add_header("Authorization", f"Bearer {self.token}")
-            try:
-                with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - our server
-                    raw = resp.read()
-            except urllib.error.HTTPError as exc:
-                if exc.code != 503 or attempt == _BUSY_TRIES - 1:
-                    raise
-                time.sleep(0.5 * 2**attempt)
-                continue
-            return json.loads(raw) if raw else None
-        raise AssertionError("unreachable")
+        req = urllib.request.Request(self.url + path, data=data, method=method)  # noqa: S310
+        req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(req, timeout=30) as resp:  # noqa: S310 - our own server
+            raw = resp.read()
+        return json.loads(raw) if raw else None
 
     def login(self, user: str = "admin", password: str = "admin") -> None:  # noqa: S107 - local
         answer = self.call("POST", "/auth/token", {"username": user, "password": password})
@@ -93,11 +88,37 @@ def _script(verb: str, env: dict[str, str], timeout: float) -> subprocess.Comple
 
 
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Airflow]:
+def metadata_db() -> Iterator[str]:
+    """A fresh PostgreSQL database for Airflow's metadata, dropped afterwards.
+
+    The scheduler, the api-server and the tasks write the metadata at once; on SQLite
+    Airflow refuses a backfill created while the scheduler holds the file's lock (503),
+    so these tests run Airflow as a cluster does, on the local PostgreSQL server.
+    """
+    url = server_url("postgres")
+    name = f"airflow_test_{secrets.token_hex(4)}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    parts = urlsplit(url)
+    try:
+        yield urlunsplit(("postgresql+psycopg", parts.netloc, f"/{name}", "", ""))
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory: pytest.TempPathFactory, metadata_db: str) -> Iterator[Airflow]:
     services = tmp_path_factory.mktemp("services")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AXIOM_", "AIRFLOW"))}
-    env.update(AXIOM_SERVICES_HOME=str(services), AXIOM_AIRFLOW_PORT=str(port))
+    env.update(
+        AXIOM_SERVICES_HOME=str(services),
+        AXIOM_AIRFLOW_PORT=str(port),
+        AXIOM_AIRFLOW_DB=metadata_db,
+    )
     try:
         started = _script("start", env, timeout=300)
         assert started.returncode == 0, started.stderr[-3000:]

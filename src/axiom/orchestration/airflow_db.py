@@ -1,11 +1,12 @@
 """Connection settings for the local Airflow's SQLite metadata database.
 
-``deploy/local/airflow.sh`` points ``[database] sql_alchemy_connect_args`` here. The
-api-server, the scheduler, the DAG processor and every task process share one SQLite file;
-SQLite's default five-second busy wait is short when the scheduler commits a batch of task
-states while the API creates a backfill, so writers wait up to a minute for the lock
-instead. (The script also switches the file to write-ahead logging, so readers never block
-the writer.) PostgreSQL metadata, as in ``compose.yaml``, needs none of this.
+``deploy/local/airflow.sh`` points ``[database] sql_alchemy_connect_args`` here when the
+metadata DB is its default SQLite file. The api-server, the scheduler, the DAG processor
+and every task process share that file; SQLite's default five-second busy wait is short
+when the scheduler commits a batch of task states while the API writes, so writers wait
+up to a minute for the lock instead. SQLite still serialises every writer: Airflow itself
+answers 503 to a backfill created while the scheduler holds the lock, which is why the
+scheduler tests, like ``compose.yaml``, run Airflow on PostgreSQL (``AXIOM_AIRFLOW_DB``).
 """
 
 from __future__ import annotations

@@ -86,9 +86,39 @@ def test_migrated_schema_matches_metadata(tmp_path: Path) -> None:
         with wh.engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), sql_schema.metadata)
             tables = set(inspect(conn).get_table_names())
-            assert sql_schema.current_revision(conn) == sql_schema.head_revision() == "0002"
+            assert sql_schema.current_revision(conn) == sql_schema.head_revision() == "0003"
     assert diff == []
     assert tables == set(sql_schema.metadata.tables) | {"alembic_version"}
+
+
+def test_migration_0003_fills_the_price_blocks_from_stored_rows(tmp_path: Path) -> None:
+    """A warehouse written before the blocks existed reads the same after the upgrade."""
+    from alembic import command
+
+    given = [
+        bars("MSFT", "2023-12-28", 8, simulated=True),
+        bars("MSFT", "2024-01-02", 2, base=300.0),
+        bars("AAPL", "2022-06-01", 300),
+    ]
+    with SqliteWarehouse(tmp_path / "old.db") as old, SqliteWarehouse(tmp_path / "new.db") as new:
+        with old.engine.begin() as conn:
+            cfg = sql_schema._alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "0002")
+            for b in given:  # rows only, as a 0002 warehouse wrote them
+                old._bulk_upsert_prices(conn, [b])
+        old.migrate()
+        new.migrate()
+        new.upsert_prices(given)
+        assert old.checksums() == new.checksums()
+        got, want = old.price_bars(), new.price_bars()
+        assert list(got) == list(want) == ["AAPL", "MSFT"]
+        for symbol, b in want.items():
+            for f in ("dates", "open", "high", "low", "close", "volume"):
+                assert getattr(got[symbol], f).tolist() == getattr(b, f).tolist()
+            assert got[symbol].simulated == b.simulated
+        assert not old.price_bars(start=date(2024, 1, 2), end=date(2024, 1, 3))["MSFT"].simulated
+        assert old.price_bars(start=date(2024, 1, 4))["MSFT"].simulated
 
 
 def test_schema_comparison_sees_a_difference(tmp_path: Path) -> None:

@@ -165,6 +165,46 @@ class WarehouseContract:
         assert (warehouse.counts(), warehouse.checksums()) == once
         assert warehouse.upsert_prices([]) == 0
 
+    def test_prices_across_years_equal_the_rows_written(self, warehouse: Warehouse) -> None:
+        """Whole-history reads (columnar blocks per symbol and year) match a row model."""
+        batches = [
+            [bars("MSFT", "2023-12-20", 30, simulated=True)],
+            [bars("MSFT", "2023-12-30", 5, base=500.0)],
+            [bars("AAPL", "2022-12-25", 400, step=2), bars("AAPL", "2023-06-01", 3, base=9.0)],
+            [bars("IBM", "2024-12-31", 2, simulated=True)],
+        ]
+        model: dict[str, dict[date, tuple[float, ...]]] = {}
+        for batch in batches:
+            warehouse.upsert_prices(batch)
+            for b in batch:
+                rows = model.setdefault(b.symbol, {})
+                for i, d in enumerate(b.dates.astype(object).tolist()):
+                    fields = (b.open[i], b.high[i], b.low[i], b.close[i], b.volume[i])
+                    rows[d] = (*(float(x) for x in fields), float(b.simulated))
+        windows = [(None, None), (date(2023, 12, 31), date(2024, 1, 2)), (date(2023, 6, 2), None)]
+        for start, end in windows:
+            got = warehouse.price_bars(start=start, end=end)
+            cm = warehouse.close_matrix(start=start, end=end)
+            for symbol, rows in model.items():
+                want = sorted(
+                    (d, v)
+                    for d, v in rows.items()
+                    if (start is None or d >= start) and (end is None or d <= end)
+                )
+                if not want:
+                    assert symbol not in got
+                    continue
+                b = got[symbol]
+                assert b.dates.astype(object).tolist() == [d for d, _ in want]
+                cols = np.array([v for _, v in want])
+                for i, f in enumerate(("open", "high", "low", "close", "volume")):
+                    np.testing.assert_array_equal(getattr(b, f), cols[:, i])
+                assert b.simulated == bool(cols[:, 5].any())
+                j = cm.symbols.index(symbol)
+                column = dict(zip(cm.dates.astype(object).tolist(), cm.values[:, j], strict=True))
+                assert [column[d] for d, _ in want] == cols[:, 3].tolist()
+        assert warehouse.counts()["prices"] == sum(len(r) for r in model.values())
+
     def test_latest_days(self, warehouse: Warehouse) -> None:
         warehouse.upsert_prices([bars("MSFT", n=3), bars("AAPL", "2024-02-01", 2)])
         assert warehouse.latest_days() == {"AAPL": date(2024, 2, 2), "MSFT": date(2024, 1, 3)}

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
+import orjson
 import pytest
 
 from axiom.bus.serde import VERSION, decode, encode
+from axiom.domain.arrays import pack
 from axiom.domain.models import (
     Company,
     CorrelationEdge,
@@ -54,13 +56,48 @@ def test_bad_envelopes(raw: bytes, msg: str) -> None:
 
 
 def test_price_bar_invariants() -> None:
-    p = _bars().to_payload()
+    p = _bars().to_payload(packed=False)
     p["dates"] = list(reversed(p["dates"]))
+    with pytest.raises(MessageError, match="increasing"):
+        PriceBars.from_payload(p)
+    p = _bars().to_payload()
+    p["days"] = pack(np.array([3, 2, 1]), "<i4")
     with pytest.raises(MessageError, match="increasing"):
         PriceBars.from_payload(p)
     p = _bars().to_payload()
     p["close"] = [1.0, -1.0, 1.0]
     with pytest.raises(MessageError):
+        PriceBars.from_payload(p)
+
+
+def test_packed_and_plain_payloads_carry_the_same_bars() -> None:
+    packed, plain = _bars().to_payload(), _bars().to_payload(packed=False)
+    assert isinstance(packed["close"], str) and plain["close"] == [10.0, 10.5, 10.2]
+    assert plain["dates"] == ["2024-01-01", "2024-01-02", "2024-01-03"]
+    a, b = PriceBars.from_payload(packed), PriceBars.from_payload(plain)
+    for f in ("dates", "open", "high", "low", "close", "volume"):
+        assert getattr(a, f).tolist() == getattr(b, f).tolist() == getattr(_bars(), f).tolist()
+        assert getattr(a, f).flags.writeable
+    rng = np.random.default_rng(3)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, 250)))
+    year = PriceBars("Y", np.datetime64("2024-01-01") + np.arange(250), *[close] * 4, close)
+    sizes = [len(orjson.dumps(year.to_payload(packed=p))) for p in (True, False)]
+    assert sizes[0] < 0.7 * sizes[1]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "msg"),
+    [
+        ("close", "not base64!", "not base64"),
+        ("close", pack(np.array([1.0, 2.0]), "<f8")[:-4] + "AAA=", "whole <f8 values"),
+        ("close", pack(np.array([1.0, 2.0]), "<f8"), "unequal length"),
+        ("volume", ["a", "b", "c"], "not a list of numbers"),
+    ],
+)
+def test_malformed_packed_columns(field: str, value: object, msg: str) -> None:
+    p = _bars().to_payload()
+    p[field] = value
+    with pytest.raises(MessageError, match=msg):
         PriceBars.from_payload(p)
 
 

@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from axiom.domain import arrays
 from axiom.errors import MessageError
 
 FloatArray = npt.NDArray[np.float64]
 DateArray = npt.NDArray[np.datetime64]
+_PRICE_FIELDS = ("open", "high", "low", "close", "volume")
 
 
 def _req(payload: dict[str, Any], key: str) -> Any:
@@ -197,16 +199,24 @@ class PriceBars:
             self.simulated,
         )
 
-    def to_payload(self) -> dict[str, Any]:
-        """Columnar JSON-ready dict; dates as ISO strings, arrays left for orjson."""
+    def to_payload(self, *, packed: bool = True) -> dict[str, Any]:
+        """Columnar JSON-ready dict.
+
+        ``packed`` (the default on the bus): ``days`` and the five fields as base64
+        little-endian arrays (:mod:`axiom.domain.arrays`); otherwise ``dates`` as ISO
+        strings and the fields as JSON numbers. :meth:`from_payload` reads both.
+        """
+        if not packed:
+            return {
+                "symbol": self.symbol,
+                "dates": np.datetime_as_string(self.dates, unit="D").tolist(),
+                **{f: getattr(self, f).tolist() for f in _PRICE_FIELDS},
+                "simulated": self.simulated,
+            }
         return {
             "symbol": self.symbol,
-            "dates": np.datetime_as_string(self.dates, unit="D").tolist(),
-            "open": self.open,
-            "high": self.high,
-            "low": self.low,
-            "close": self.close,
-            "volume": self.volume,
+            "days": arrays.pack_days(self.dates),
+            **{f: arrays.pack(getattr(self, f), "<f8") for f in _PRICE_FIELDS},
             "simulated": self.simulated,
         }
 
@@ -214,16 +224,12 @@ class PriceBars:
     def from_payload(cls, p: dict[str, Any]) -> PriceBars:
         """Rebuild and validate; raises MessageError on any violation."""
         try:
-            bars = cls(
-                symbol=str(_req(p, "symbol")),
-                dates=np.asarray(_req(p, "dates"), dtype="datetime64[D]"),
-                open=np.asarray(_req(p, "open"), dtype=np.float64),
-                high=np.asarray(_req(p, "high"), dtype=np.float64),
-                low=np.asarray(_req(p, "low"), dtype=np.float64),
-                close=np.asarray(_req(p, "close"), dtype=np.float64),
-                volume=np.asarray(_req(p, "volume"), dtype=np.float64),
-                simulated=bool(p.get("simulated", False)),
-            )
+            if isinstance(p, dict) and "days" in p:
+                dates = arrays.unpack_days(p["days"])
+            else:
+                dates = np.asarray(_req(p, "dates"), dtype="datetime64[D]")
+            o, h, low, c, v = (arrays.unpack(_req(p, f), "<f8", f) for f in _PRICE_FIELDS)
+            bars = cls(str(_req(p, "symbol")), dates, o, h, low, c, v, bool(p.get("simulated")))
         except (TypeError, ValueError) as exc:
             raise MessageError(f"malformed price bars: {exc}") from exc
         return bars.validate()
@@ -245,11 +251,12 @@ class MarketEvent:
     magnitude: float
     detail: dict[str, float] = field(default_factory=dict)
     simulated: bool = False
+    #: Natural key: same symbol, day and kind -> same id (idempotent upserts).
+    event_id: str = field(init=False, repr=False, compare=False)
 
-    @property
-    def event_id(self) -> str:
-        """Natural key: same symbol, day and kind -> same id (idempotent upserts)."""
-        return stable_id(self.symbol, self.day.isoformat(), self.kind)
+    def __post_init__(self) -> None:
+        raw = f"{self.symbol}|{self.day.isoformat()}|{self.kind}".encode()
+        object.__setattr__(self, "event_id", hashlib.blake2b(raw, digest_size=10).hexdigest())
 
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready dict."""

@@ -39,7 +39,7 @@ from axiom.stores import postgres_copy as pgcopy
 from axiom.stores import sql_codec as codec
 from axiom.stores import sql_schema as schema
 from axiom.stores.sql import SqlWarehouse
-from axiom.stores.sql_schema import DATA_TABLES
+from axiom.stores.sql_schema import DATA_TABLES, DERIVED_TABLES
 
 try:
     import psycopg
@@ -227,7 +227,7 @@ class PostgresWarehouse(SqlWarehouse):
 
     def truncate(self) -> None:
         """Empty every data table in one ``TRUNCATE`` (runs are kept); called before a replay."""
-        names = ", ".join(t.name for t in DATA_TABLES)
+        names = ", ".join(t.name for t in (*DATA_TABLES, *DERIVED_TABLES))
         with self._writing() as conn:
             conn.exec_driver_sql(f"TRUNCATE {names}")
 

@@ -7,7 +7,9 @@ configures the engine and overrides the bulk hooks where its driver has a faster
 * :meth:`SqlWarehouse._bulk_upsert_prices` - write many price rows (SQLite: raw
   ``executemany``; PostgreSQL: ``COPY`` into a staging table, then one upsert).
 * :meth:`SqlWarehouse._upsert_rows` - insert-or-replace rows of any other table.
-* :meth:`SqlWarehouse._fetch_price_columns` - read prices as numpy columns.
+* :meth:`SqlWarehouse._fetch_price_columns` - read price rows as numpy columns (the
+  checksums); whole histories are read from the columnar ``price_blocks``
+  (:mod:`axiom.stores.price_blocks`), written with the rows in one transaction.
 * :meth:`SqlWarehouse._writing` / :meth:`SqlWarehouse._reading` - transaction scopes.
 
 Every write runs in one transaction: a batch is stored entirely or not at all, so a
@@ -25,10 +27,18 @@ from sqlalchemy import ColumnElement, String, and_, bindparam, create_engine, de
 from sqlalchemy.engine import Connection, Engine
 
 from axiom.domain.models import Company, CorrelationEdge, MarketEvent, PriceBars, RiskScore
+from axiom.stores import price_blocks as blocks
 from axiom.stores import sql_codec as codec
 from axiom.stores import sql_schema as schema
 from axiom.stores.base import CloseMatrix, PipelineRun, SymbolStats, Warehouse
-from axiom.stores.sql_schema import ALL_TABLES, DATA_TABLES, WRITE_TIME_COLUMNS, prices
+from axiom.stores.sql_schema import (
+    ALL_TABLES,
+    DATA_TABLES,
+    DERIVED_TABLES,
+    WRITE_TIME_COLUMNS,
+    price_blocks,
+    prices,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -119,7 +129,9 @@ class SqlWarehouse(Warehouse):
         if not any(len(b) for b in bars):
             return 0
         with self._writing() as conn:
-            return self._bulk_upsert_prices(conn, bars)
+            given = self._bulk_upsert_prices(conn, bars)
+            SqlWarehouse._upsert_rows(self, conn, price_blocks, blocks.merged_rows(conn, bars))
+            return given
 
     def upsert_events(self, events: Sequence[MarketEvent]) -> int:
         """Insert or replace by event_id; returns rows written."""
@@ -262,7 +274,7 @@ class SqlWarehouse(Warehouse):
     ) -> dict[str, PriceBars]:
         """Symbol -> bars in [start, end], dates ascending; symbols without bars are absent."""
         with self._reading() as conn:
-            cols = self._fetch_price_columns(conn, codec.PRICE_FIELDS, symbols, start, end)
+            cols = self._read_blocks(conn, codec.PRICE_FIELDS, symbols, start, end, sim=True)
         return cols.bars()
 
     def close_matrix(
@@ -273,9 +285,7 @@ class SqlWarehouse(Warehouse):
     ) -> CloseMatrix:
         """Closes on the union of dates of the symbols with bars in [start, end], sorted."""
         with self._reading() as conn:
-            cols = self._fetch_price_columns(
-                conn, ("close",), symbols, start, end, with_simulated=False
-            )
+            cols = self._read_blocks(conn, ("close",), symbols, start, end, sim=False)
         return cols.close_matrix()
 
     def latest_days(self) -> dict[str, date]:
@@ -382,10 +392,26 @@ class SqlWarehouse(Warehouse):
         Called before a replay rebuilds the warehouse from the topics.
         """
         with self._writing() as conn:
-            for t in DATA_TABLES:
+            for t in (*DATA_TABLES, *DERIVED_TABLES):
                 conn.execute(delete(t))
 
     # -- helpers -----------------------------------------------------------------------
+    def _read_blocks(
+        self,
+        conn: Connection,
+        fields: Sequence[str],
+        symbols: Sequence[str] | None,
+        start: date | None,
+        end: date | None,
+        *,
+        sim: bool,
+    ) -> codec.PriceColumns:
+        """Prices as columns from ``price_blocks`` (whole histories without row fetches)."""
+        key = self._sorted(price_blocks.c.symbol)
+        return blocks.read_columns(
+            conn, fields, symbols, start, end, with_simulated=sim, sort_key=key
+        )
+
     def _sorted(self, column: ColumnElement[Any]) -> ColumnElement[Any]:
         """``column`` for ORDER BY in code-point order, as Python sorts strings.
 

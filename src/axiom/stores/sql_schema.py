@@ -26,6 +26,7 @@ from sqlalchemy import (
     Double,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -138,6 +139,23 @@ prices = Table(
     sqlite_with_rowid=False,
 )
 
+#: Derived from ``prices`` in the same transactions (see :mod:`axiom.stores.price_blocks`).
+price_blocks = Table(
+    "price_blocks",
+    metadata,
+    Column("symbol", String(64), primary_key=True),
+    Column("year", Integer, primary_key=True),
+    Column("bars", Integer, nullable=False),
+    Column("days", LargeBinary, nullable=False),
+    Column("open", LargeBinary, nullable=False),
+    Column("high", LargeBinary, nullable=False),
+    Column("low", LargeBinary, nullable=False),
+    Column("close", LargeBinary, nullable=False),
+    Column("volume", LargeBinary, nullable=False),
+    Column("simulated", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 market_events = Table(
     "market_events",
     metadata,
@@ -225,6 +243,9 @@ DATA_TABLES: tuple[Table, ...] = (
     risk_scores,
     symbol_stats,
 )
+
+#: Tables computed from data tables: emptied with them, never checksummed or counted.
+DERIVED_TABLES: tuple[Table, ...] = (price_blocks,)
 
 #: Every table, in the order ``counts`` reports them.
 ALL_TABLES: tuple[Table, ...] = (*DATA_TABLES, pipeline_runs)

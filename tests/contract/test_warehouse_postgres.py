@@ -375,3 +375,36 @@ def test_bulk_write_yields_to_a_concurrent_writer_of_the_same_key(
         writer.join(timeout=30)
     assert not writer.is_alive() and errors == []
     np.testing.assert_array_equal(wh.price_bars()["MSFT"].close, batch.close)
+
+
+def test_concurrent_writers_of_one_year_keep_the_blocks_equal_to_the_rows(
+    schemas: Schemas,
+) -> None:
+    """Two warehouses write alternate days of one symbol and year at the same time.
+
+    No bar is lost or overwritten by the other writer: a whole-history read returns all
+    of them (a warehouse summarising rows per symbol and year would have to serialise
+    its read-merge-write of a year for this to hold).
+    """
+    first = schemas.warehouse()
+    second = PostgresWarehouse(first.url)
+    schemas.opened.append(second)
+    errors: list[BaseException] = []
+
+    def write(wh: PostgresWarehouse, offset: int) -> None:
+        try:
+            for i in range(12):
+                day = np.datetime64("2024-03-01") + 2 * i + offset
+                wh.upsert_prices([bars("MSFT", str(day), 1, 100.0 + 2 * i + offset)])
+        except BaseException as exc:  # reported in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(wh, k)) for k, wh in enumerate([first, second])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    got = first.price_bars()["MSFT"]
+    assert len(got) == 24 == first.counts()["prices"]
+    np.testing.assert_allclose(got.close, 100.123456789012 + np.arange(24))

@@ -118,11 +118,15 @@ def stored(conn: Connection, keys: Iterable[tuple[str, int]]) -> dict[tuple[str,
     return out
 
 
-def merged_rows(conn: Connection, bars: Sequence[PriceBars]) -> list[dict[str, Any]]:
-    """The ``price_blocks`` rows to upsert after ``bars`` (stored blocks merged in)."""
+def merged_rows(
+    conn: Connection, bars: Sequence[PriceBars]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ``price_blocks`` rows to write after ``bars``: (new keys, stored keys merged)."""
     incoming = blocks_of(bars)
     old = stored(conn, incoming)
-    return [(old[k].merged(blk) if k in old else blk).to_row(*k) for k, blk in incoming.items()]
+    new = [blk.to_row(*k) for k, blk in incoming.items() if k not in old]
+    changed = [old[k].merged(blk).to_row(*k) for k, blk in incoming.items() if k in old]
+    return new, changed
 
 
 def read_columns(

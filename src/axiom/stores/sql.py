@@ -56,6 +56,12 @@ class SqlWarehouse(Warehouse):
 
     #: Execution option read by dialect adapters to open a write (not read) transaction.
     INTENT_OPTION: ClassVar[str] = "axiom_intent"
+    #: Keep the columnar ``price_blocks`` with the rows and read whole histories from
+    #: them (SQLite, whose row reads are slow). A block is read, merged and written
+    #: back, so writers must exclude each other: SQLite's write transactions do; a server
+    #: with row locks would need a lock of its own, so the portable path and PostgreSQL
+    #: (whose binary ``COPY`` reads rows as fast) leave the table empty.
+    PRICE_BLOCKS: ClassVar[bool] = False
     #: Isolation level of read transactions; PostgreSQL sets ``"REPEATABLE READ"`` so the
     #: several statements of one read (checksums, counts) share one snapshot.
     READ_ISOLATION: ClassVar[str | None] = None
@@ -130,7 +136,9 @@ class SqlWarehouse(Warehouse):
             return 0
         with self._writing() as conn:
             given = self._bulk_upsert_prices(conn, bars)
-            SqlWarehouse._upsert_rows(self, conn, price_blocks, blocks.merged_rows(conn, bars))
+            if self.PRICE_BLOCKS:
+                new, stored = blocks.merged_rows(conn, bars)
+                SqlWarehouse._upsert_rows(self, conn, price_blocks, new + stored)
             return given
 
     def upsert_events(self, events: Sequence[MarketEvent]) -> int:
@@ -406,7 +414,9 @@ class SqlWarehouse(Warehouse):
         *,
         sim: bool,
     ) -> codec.PriceColumns:
-        """Prices as columns from ``price_blocks`` (whole histories without row fetches)."""
+        """Prices as columns: from ``price_blocks`` (no row fetches), or from the rows."""
+        if not self.PRICE_BLOCKS:
+            return self._fetch_price_columns(conn, fields, symbols, start, end, with_simulated=sim)
         key = self._sorted(price_blocks.c.symbol)
         return blocks.read_columns(
             conn, fields, symbols, start, end, with_simulated=sim, sort_key=key

@@ -60,6 +60,8 @@ class SqliteWarehouse(SqlWarehouse):
     time. Call ``migrate`` once before use.
     """
 
+    #: Whole histories come from ``price_blocks`` (one row per symbol and year).
+    PRICE_BLOCKS = True
     #: Rows bound per INSERT statement on the bulk price path (fewer statement steps);
     #: 50 rows x 8 columns stay under the 999-parameter limit of old SQLite builds.
     ROWS_PER_STATEMENT = 50

@@ -14,6 +14,7 @@ from axiom.compute.local import LocalExecutor
 from axiom.devtools.import_cycles import find_cycles
 from axiom.errors import ConfigError, UnknownPipelineError
 from axiom.pipelines.catalog import CATALOG, PIPELINES, get
+from axiom.pipelines.orchestrate import start_order
 from axiom.settings import Settings
 
 
@@ -69,6 +70,17 @@ def test_catalog_order_respects_dependencies() -> None:
         get("evnts")
     for spec in CATALOG:
         assert callable(spec.runner())
+
+
+def test_a_wave_starts_with_the_pipeline_feeding_the_most_consumers() -> None:
+    # market-events: warehouse writer, cache updater, vector indexer; graph-mutations and
+    # correlation-updates: two groups each, then catalog order.
+    assert start_order(["correlations", "company_graph", "events"]) == [
+        "events",
+        "company_graph",
+        "correlations",
+    ]
+    assert start_order(["risk"]) == ["risk"]
 
 
 def test_axiom_has_no_import_cycles() -> None:

@@ -1,8 +1,9 @@
 """Run pipelines with their consumers: the in-process orchestration used by the CLI.
 
 The catalog's dependencies split the run in waves (``ingestion``, then
-``company_graph``/``events``/``correlations`` together, then ``risk``). Pipelines of a
-wave run at the same time, each with its own runtime. Before a wave starts, the consumers
+``company_graph``/``events``/``correlations``, then ``risk``). The pipelines of a wave run
+one after another (:func:`start_order`), each with its own runtime, while the consumers
+(their own processes) work on what the earlier ones published. Before a wave starts, the consumers
 writing the stores it reads must have caught up; at the end every consumer must have.
 Airflow (a later layer) does the same with sensors; this is the laptop path.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from axiom.bus.base import TopicPartition
@@ -109,6 +109,23 @@ def _run_one(ctx: PipelineContext, name: str) -> PipelineResult:
         return run_pipeline(name, replace(ctx, runtime=rt, run_id=f"{ctx.run_id}-{name}"))
 
 
+def start_order(wave: Sequence[str]) -> list[str]:
+    """The pipelines of a wave, those feeding the most consumer groups first.
+
+    A wave's pipelines run one after another: in one process they share one interpreter
+    lock, so running them side by side only makes each finish later, and the consumers
+    of the first one start later. The pipeline with the most downstream work goes first
+    (ties: catalog order), so its consumers overlap with the rest of the wave.
+    """
+    rank = {spec.name: i for i, spec in enumerate(CATALOG)}
+
+    def fanout(name: str) -> int:
+        topics = set(PIPELINES[name].publishes)
+        return sum(1 for c in CONSUMER_NAMES if topics & set(sink_topics(c)))
+
+    return sorted(wave, key=lambda n: (-fanout(n), rank[n]))
+
+
 def run_with_consumers(
     ctx: PipelineContext,
     names: Sequence[str],
@@ -133,8 +150,7 @@ def run_with_consumers(
             for name in wave:
                 if on_stage:
                     on_stage(name, "run")
-            with ThreadPoolExecutor(len(wave), thread_name_prefix="pipeline") as pool:
-                results = list(pool.map(lambda n: _run_one(ctx, n), wave))
+            results = [_run_one(ctx, n) for n in start_order(wave)]
             for r in results:
                 out.results.append(r)
                 out.stage_seconds[r.pipeline] = r.duration_s

@@ -24,13 +24,13 @@ import numpy.typing as npt
 from sqlalchemy import select, tuple_
 
 from axiom.domain.models import PriceBars
-from axiom.stores.sql_codec import PriceColumns
+from axiom.stores.sql_codec import PRICE_FIELDS, PriceColumns
 from axiom.stores.sql_schema import price_blocks
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
+    from sqlalchemy.engine import Connection, Row
 
-FIELDS = ("open", "high", "low", "close", "volume")
+FIELDS = PRICE_FIELDS
 _EPOCH = np.datetime64("1970-01-01", "D")
 _YEAR0 = 1970
 
@@ -68,9 +68,9 @@ class Block:
         return row
 
     @classmethod
-    def from_row(cls, row: Any) -> Block:
-        """Decode a ``price_blocks`` row (mapping or named row)."""
-        m = row._mapping if hasattr(row, "_mapping") else row
+    def from_row(cls, row: Row[Any]) -> Block:
+        """Decode a ``price_blocks`` row."""
+        m = row._mapping
         return cls(
             np.frombuffer(m["days"], dtype="<i4").astype(np.int64),
             {f: np.frombuffer(m[f], dtype="<f8") for f in FIELDS},
@@ -118,15 +118,11 @@ def stored(conn: Connection, keys: Iterable[tuple[str, int]]) -> dict[tuple[str,
     return out
 
 
-def merged_rows(
-    conn: Connection, bars: Sequence[PriceBars]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The ``price_blocks`` rows to write after ``bars``: (new keys, stored keys merged)."""
+def merged_rows(conn: Connection, bars: Sequence[PriceBars]) -> list[dict[str, Any]]:
+    """The ``price_blocks`` rows to upsert after ``bars`` (stored blocks merged in)."""
     incoming = blocks_of(bars)
     old = stored(conn, incoming)
-    new = [blk.to_row(*k) for k, blk in incoming.items() if k not in old]
-    changed = [old[k].merged(blk).to_row(*k) for k, blk in incoming.items() if k in old]
-    return new, changed
+    return [(old[k].merged(blk) if k in old else blk).to_row(*k) for k, blk in incoming.items()]
 
 
 def read_columns(

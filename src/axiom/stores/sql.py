@@ -137,8 +137,7 @@ class SqlWarehouse(Warehouse):
         with self._writing() as conn:
             given = self._bulk_upsert_prices(conn, bars)
             if self.PRICE_BLOCKS:
-                new, stored = blocks.merged_rows(conn, bars)
-                SqlWarehouse._upsert_rows(self, conn, price_blocks, new + stored)
+                self._upsert_rows(conn, price_blocks, blocks.merged_rows(conn, bars))
             return given
 
     def upsert_events(self, events: Sequence[MarketEvent]) -> int:

@@ -255,8 +255,8 @@ class MarketEvent:
     event_id: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        raw = f"{self.symbol}|{self.day.isoformat()}|{self.kind}".encode()
-        object.__setattr__(self, "event_id", hashlib.blake2b(raw, digest_size=10).hexdigest())
+        event_id = stable_id(self.symbol, self.day.isoformat(), self.kind)
+        object.__setattr__(self, "event_id", event_id)
 
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready dict."""

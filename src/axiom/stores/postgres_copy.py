@@ -101,42 +101,50 @@ class PriceRows:
 
         Columns in :data:`PRICE_COLUMNS` order; the stream starts with the header and
         ends with the trailer, so the chunks can be written to the COPY as they come.
-        Rows are grouped by the byte length of their symbol (a fixed-width record per
-        group), sorted by (symbol, day) inside each group.
+        Rows go in (symbol, day) order, the order of the primary key: into a table whose
+        keys are new, every index insert then lands on the rightmost leaf (PostgreSQL's
+        fast path, and pages split full). Each run of neighbouring symbols with one byte
+        length is encoded as fixed-width records; a run longer than ``rows_per_chunk``
+        rows is cut into several chunks.
         """
         yield _HEADER
         encoded = [s.encode() for s in self.symbols]
-        lengths = np.array([len(e) for e in encoded], dtype=np.int64)
-        row_len = np.repeat(lengths, self.counts)
-        row_code = np.repeat(np.arange(len(encoded), dtype=np.int64), self.counts)
-        for width in np.unique(lengths).tolist():
-            rows = np.flatnonzero(row_len == width)
-            names = np.array(encoded, dtype=f"S{width}")
-            for lo in range(0, rows.shape[0], rows_per_chunk):
-                idx = rows[lo : lo + rows_per_chunk]
-                yield self._records(idx, width, names[row_code[idx]]).tobytes()
+        ends = np.cumsum(self.counts).tolist()
+        start = 0
+        first = 0
+        for j in range(len(encoded)):
+            last = j + 1 == len(encoded)
+            if not last and len(encoded[j + 1]) == len(encoded[first]):
+                continue
+            width = len(encoded[first])
+            names = np.array(encoded[first : j + 1], dtype=f"S{width}")
+            row_names = np.repeat(names, self.counts[first : j + 1])
+            for lo in range(start, ends[j], rows_per_chunk):
+                hi = min(lo + rows_per_chunk, ends[j])
+                yield self._records(lo, hi, width, row_names[lo - start : hi - start]).tobytes()
+            start, first = ends[j], j + 1
         yield _TRAILER
 
     def _records(
-        self, idx: IntArray, width: int, names: npt.NDArray[np.bytes_]
+        self, lo: int, hi: int, width: int, names: npt.NDArray[np.bytes_]
     ) -> npt.NDArray[np.void]:
-        """Binary COPY tuples of rows ``idx``, whose symbols are ``width`` bytes long."""
+        """Binary COPY tuples of rows ``lo:hi``, whose symbols are ``width`` bytes long."""
         layout: list[tuple[str, str]] = [("n", ">i2"), ("ls", ">i4"), ("s", f"S{width}")]
         layout += [("ld", ">i4"), ("d", ">i4")]
         for f in codec.PRICE_FIELDS:
             layout += [(f"l_{f}", ">i4"), (f, ">f8")]
         layout += [("lb", ">i4"), ("b", "u1")]
-        rec = np.empty(idx.shape[0], dtype=np.dtype(layout))
+        rec = np.empty(hi - lo, dtype=np.dtype(layout))
         rec["n"] = len(PRICE_COLUMNS)
         rec["ls"] = width
         rec["s"] = names
         rec["ld"] = 4
-        rec["d"] = self.days[idx] - PG_EPOCH_DAYS
+        rec["d"] = self.days[lo:hi] - PG_EPOCH_DAYS
         for f in codec.PRICE_FIELDS:
             rec[f"l_{f}"] = 8
-            rec[f] = self.values[f][idx]
+            rec[f] = self.values[f][lo:hi]
         rec["lb"] = 1
-        rec["b"] = self.simulated[idx]
+        rec["b"] = self.simulated[lo:hi]
         return rec
 
 

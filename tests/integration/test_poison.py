@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 import orjson
 
 from axiom.bus.serde import encode
+from axiom.consumers.cache_updater import GRAPH_STATS_KEY, CacheUpdater
 from axiom.consumers.runner import ConsumerRunner
+from axiom.consumers.vector_indexer import VectorIndexer
 from axiom.consumers.warehouse_writer import WarehouseWriter
-from axiom.domain.models import PriceBars
-from axiom.domain.topics import PRICE_UPDATES, dlq_name
+from axiom.domain.models import MarketEvent, PriceBars
+from axiom.domain.topics import GRAPH_MUTATIONS, MARKET_EVENTS, PRICE_UPDATES, dlq_name
 from axiom.runtime import Runtime
 
 
@@ -54,3 +58,53 @@ def test_poison_goes_to_dlq_and_stream_continues(runtime: Runtime) -> None:
     # the original bytes are kept for inspection and re-drive
     assert dead[0].value == b"{not json"
     assert orjson.loads(dead[2].value)["type"] == "fundamentals"
+
+
+def _event(kind: str, **changes: object) -> bytes:
+    payload = MarketEvent("AAA", date(2024, 1, 2), kind, 3.5).to_payload() | changes
+    return encode("market_event", payload, key="AAA", source="t")
+
+
+def test_records_a_sink_declines_are_committed_without_validation(runtime: Runtime) -> None:
+    """The vector indexer validates only the kinds it indexes; the others pass untouched."""
+    bus = runtime.bus
+    bad_jump = _event("jump", magnitude="not a number")
+    with bus.producer() as p:
+        p.send(MARKET_EVENTS, _event("gap", magnitude="not a number"), key="AAA")
+        p.send(MARKET_EVENTS, bad_jump, key="AAA")
+        p.send(MARKET_EVENTS, _event("jump"), key="AAA")
+        p.send(MARKET_EVENTS, _event("volume_spike"), key="AAA")
+        p.send(MARKET_EVENTS, b"{not json", key="AAA")
+    runner = ConsumerRunner(VectorIndexer(runtime.vectors), bus, batch_size=10)
+    runner.run(until_caught_up=True)
+    runner.close()
+
+    assert runner.stats.records == 5
+    assert runner.stats.dead_lettered == 2  # the bad jump and the broken envelope
+    assert runner.stats.written == 1
+    assert runtime.vectors.count("market_events") == 1
+    assert bus.total_lag(VectorIndexer.name, [MARKET_EVENTS]) == 0
+    with bus.consumer("dlq-check", [dlq_name(MARKET_EVENTS)]) as c:
+        dead = c.poll(100, 2.0)
+    assert sorted(r.value for r in dead) == sorted([bad_jump, b"{not json"])
+
+    # the warehouse writer reads every event, so it dead-letters the bad gap too
+    writer = ConsumerRunner(WarehouseWriter(runtime.warehouse), bus, batch_size=10)
+    writer.run(until_caught_up=True)
+    writer.close()
+    assert writer.stats.dead_lettered == 3
+    assert runtime.warehouse.counts()["market_events"] == 2
+
+
+def test_signal_topics_reach_the_sink_undecoded(runtime: Runtime) -> None:
+    """The cache updater only learns that the graph changed: a mutation is not decoded."""
+    bus = runtime.bus
+    runtime.cache.set_many({GRAPH_STATS_KEY: b"{}"})
+    with bus.producer() as p:
+        p.send(GRAPH_MUTATIONS, b"{not json", key="AAA")
+    runner = ConsumerRunner(CacheUpdater(runtime.cache), bus, batch_size=10)
+    runner.run(until_caught_up=True)
+    runner.close()
+    assert runner.stats.records == 1
+    assert runner.stats.dead_lettered == 0
+    assert runtime.cache.get(GRAPH_STATS_KEY) is None

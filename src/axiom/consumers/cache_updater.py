@@ -48,6 +48,8 @@ class CacheUpdater(Sink):
     name = "cache-updater"
     database = "cache"
     topics = (PRICE_UPDATES, MARKET_EVENTS, RISK_SCORES, GRAPH_MUTATIONS)
+    #: A graph mutation only invalidates ``graph:stats``; its content is not read.
+    signals = frozenset({GRAPH_MUTATIONS})
 
     def __init__(self, cache: Cache) -> None:
         self.cache = cache

@@ -48,13 +48,23 @@ DECODERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def decode_record(record: Record) -> Any:
-    """The domain object carried by ``record``; MessageError if it is not a valid one."""
+def decode_record(record: Record, wants: Callable[[str, Any], bool] | None = None) -> Any:
+    """The domain object carried by ``record``; MessageError if it is not a valid one.
+
+    With ``wants``, the envelope is checked first and a payload that ``wants`` declines
+    gives :data:`SKIPPED` without being validated.
+    """
     spec = TOPICS.get(record.topic)
     if spec is None or spec.message_type not in DECODERS:
         raise MessageError(f"no decoder for topic '{record.topic}'")
     env = decode(record.value, expect_type=spec.message_type)
+    if wants is not None and not wants(record.topic, env.payload):
+        return SKIPPED
     return DECODERS[spec.message_type](env.payload)
+
+
+#: What :func:`decode_record` gives for a record its sink declined.
+SKIPPED: Any = object()
 
 
 @dataclass(slots=True)
@@ -72,11 +82,26 @@ class Batch:
 
 
 class Sink(ABC):
-    """What a consumer writes. ``name`` is its consumer group."""
+    """What a consumer writes. ``name`` is its consumer group.
+
+    ``signals`` are topics whose records only tell the sink that something changed: the
+    runner hands them to :meth:`write` undecoded (value ``None``), so the sink never
+    validates them or sends them to the DLQ (the consumers that read them do).
+    """
 
     name: str
     database: str
     topics: tuple[str, ...]
+    signals: frozenset[str] = frozenset()
+
+    def wants(self, topic: str, payload: Any) -> bool:
+        """Whether a record of ``topic`` is validated, decoded and handed to :meth:`write`.
+
+        Called by the runner for each record whose envelope is valid, before its payload
+        is validated. A declined record is committed with the batch without being
+        validated or dead-lettered by this sink. The default takes every record.
+        """
+        return True
 
     @abstractmethod
     def write(self, batch: Batch) -> int:
@@ -157,11 +182,18 @@ class ConsumerRunner:
         t0 = time.perf_counter()
         batch = Batch()
         bad: list[tuple[Record, str]] = []
+        signals, wants = self.sink.signals, self.sink.wants
         for rec in records:
+            if rec.topic in signals:
+                batch.items.append((rec, None))
+                continue
             try:
-                batch.items.append((rec, decode_record(rec)))
+                value = decode_record(rec, wants)
             except MessageError as exc:
                 bad.append((rec, str(exc)))
+                continue
+            if value is not SKIPPED:
+                batch.items.append((rec, value))
         if bad:
             self._dead_letter(bad)
         written = self.sink.write(batch) if batch.items else 0

@@ -10,7 +10,7 @@ would take Chroma over a minute on two cores and make the index the slowest cons
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from axiom.consumers.runner import Batch, Sink
 from axiom.domain.models import Company, Fundamentals, MarketEvent
@@ -62,6 +62,12 @@ class VectorIndexer(Sink):
 
     def __init__(self, vectors: VectorIndex) -> None:
         self.vectors = vectors
+
+    def wants(self, topic: str, payload: Any) -> bool:
+        """Events of the kinds not indexed are skipped before they are validated."""
+        if topic != MARKET_EVENTS:
+            return True
+        return not isinstance(payload, dict) or payload.get("kind") in INDEXED_EVENT_KINDS
 
     def write(self, batch: Batch) -> int:
         """Upsert the batch's documents, one call per collection."""

@@ -12,15 +12,9 @@ import pytest
 from axiom.compute.base import batched
 from axiom.compute.local import LocalExecutor
 from axiom.devtools.import_cycles import find_cycles
-from axiom.domain.topics import (
-    COMPANY_FUNDAMENTALS,
-    CORRELATION_UPDATES,
-    GRAPH_MUTATIONS,
-    PRICE_UPDATES,
-)
 from axiom.errors import ConfigError, UnknownPipelineError
 from axiom.pipelines.catalog import CATALOG, PIPELINES, get
-from axiom.pipelines.orchestrate import start_order, waits_for
+from axiom.pipelines.orchestrate import start_order
 from axiom.settings import Settings
 
 
@@ -78,22 +72,7 @@ def test_catalog_order_respects_dependencies() -> None:
         assert callable(spec.runner())
 
 
-def test_a_pipeline_waits_only_for_the_topics_it_reads_in_its_stores() -> None:
-    # the company graph reads companies: the years of prices may still be being written
-    assert waits_for("company_graph") == {"warehouse-writer": (COMPANY_FUNDAMENTALS,)}
-    assert waits_for("events") == {
-        "warehouse-writer": (PRICE_UPDATES, COMPANY_FUNDAMENTALS),
-        "analytics-engine": (PRICE_UPDATES,),
-    }
-    assert waits_for("correlations")["warehouse-writer"] == (PRICE_UPDATES, CORRELATION_UPDATES)
-    # risk reads the graph: relationships and correlation edges, nothing of the warehouse
-    assert waits_for("risk") == {"graph-builder": (GRAPH_MUTATIONS, CORRELATION_UPDATES)}
-    # an incremental ingestion starts from the newest stored day
-    assert set(waits_for("ingestion")) == {"warehouse-writer", "analytics-engine"}
-    assert PIPELINES["risk"].needed_topics() == (GRAPH_MUTATIONS, CORRELATION_UPDATES)
-
-
-def test_ready_pipelines_start_with_the_one_feeding_the_most_consumers() -> None:
+def test_a_wave_starts_with_the_pipeline_feeding_the_most_consumers() -> None:
     # market-events: warehouse writer, cache updater, vector indexer; graph-mutations and
     # correlation-updates: two groups each, then catalog order.
     assert start_order(["correlations", "company_graph", "events"]) == [

@@ -15,7 +15,7 @@ import multiprocessing as mp
 import queue
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from multiprocessing.synchronize import Event as MpEvent
 from typing import Any
@@ -168,16 +168,6 @@ class ConsumerFleet:
                 self.stop()
             raise
         return self
-
-    def caught_up(self, waits: Mapping[str, Sequence[str]]) -> bool:
-        """True once every group of ``waits`` committed all published on its listed topics.
-
-        Called by the orchestration before it starts a pipeline that reads what those
-        topics carry. Raises PipelineError if a consumer failed.
-        """
-        self._raise_errors()
-        bus = self._monitor.bus
-        return all(bus.total_lag(group, topics) == 0 for group, topics in waits.items())
 
     def lag(self, groups: Sequence[str] | None = None) -> dict[str, int]:
         """Consumer -> messages not yet committed (all consumers, or ``groups``)."""

@@ -126,7 +126,7 @@ class StopSignal(Protocol):
 class RunnerStats:
     """What a runner did; read by the CLI summary and the tests."""
 
-    batches: int = 0  # writes, each committed: one per topic of a poll
+    batches: int = 0
     records: int = 0
     written: int = 0
     dead_lettered: int = 0
@@ -175,28 +175,10 @@ class ConsumerRunner:
         self.stats.dead_lettered += len(bad)
 
     def step(self) -> int:
-        """One poll, then validate -> write -> commit for each topic in it; returns records.
-
-        The records of a poll are written and committed topic by topic, the topic with the
-        fewest bytes first: a topic of small messages (company fundamentals) is stored and
-        committed without waiting for a topic of large ones (years of prices) polled with
-        it, so whoever waits for that topic alone can start. Offsets stay in order, since a
-        partition belongs to one topic.
-        """
+        """One poll -> validate -> write -> commit cycle; returns records polled."""
         records = self.consumer.poll(self.batch_size, self.poll_timeout_s)
         if not records:
             return 0
-        by_topic: dict[str, list[Record]] = {}
-        for rec in records:
-            by_topic.setdefault(rec.topic, []).append(rec)
-        for part in sorted(by_topic.values(), key=lambda rs: sum(len(r.value) for r in rs)):
-            self._write_and_commit(part)
-        metrics.CONSUMER_MESSAGES.labels(consumer=self.sink.name).inc(len(records))
-        self.stats.records += len(records)
-        return len(records)
-
-    def _write_and_commit(self, records: list[Record]) -> None:
-        """Decode ``records`` (one topic), dead-letter the invalid, write, commit."""
         t0 = time.perf_counter()
         batch = Batch()
         bad: list[tuple[Record, str]] = []
@@ -218,12 +200,15 @@ class ConsumerRunner:
         self.consumer.commit(next_offsets(records))
         elapsed = time.perf_counter() - t0
         self.stats.batches += 1
+        self.stats.records += len(records)
         self.stats.written += written
         self.stats.seconds += elapsed
+        metrics.CONSUMER_MESSAGES.labels(consumer=self.sink.name).inc(len(records))
         metrics.CONSUMER_BATCH_SECONDS.labels(consumer=self.sink.name).observe(elapsed)
         metrics.RECORDS_PROCESSED.labels(pipeline=self.sink.name, database=self.sink.database).inc(
             written
         )
+        return len(records)
 
     def lag(self) -> int:
         """Messages of the sink's topics not yet committed by its group."""

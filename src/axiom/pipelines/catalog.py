@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from axiom.domain.topics import (
@@ -27,10 +27,8 @@ from axiom.pipelines.base import PipelineContext, PipelineResult, execute
 class PipelineSpec:
     """A pipeline: where its tasks live, what it needs first, what it publishes.
 
-    ``reads`` names the stores (ports) it reads and ``needs`` the topics whose content it
-    reads there: before it starts, the consumers writing those stores must have stored
-    everything published on those topics. Empty ``needs`` means every topic its
-    dependencies publish.
+    ``reads`` names the stores (ports) it reads: before it starts, the consumers writing
+    those stores must have caught up with everything published so far.
     """
 
     name: str
@@ -39,13 +37,6 @@ class PipelineSpec:
     depends_on: tuple[str, ...]
     publishes: tuple[str, ...]
     reads: tuple[str, ...] = ("warehouse",)
-    needs: tuple[str, ...] = ()
-
-    def needed_topics(self) -> tuple[str, ...]:
-        """``needs``, or every topic its dependencies publish."""
-        if self.needs:
-            return self.needs
-        return tuple(t for d in self.depends_on for t in PIPELINES[d].publishes)
 
     def runner(self) -> Callable[[PipelineContext], PipelineResult]:
         """The pipeline's ``run`` function (imported on demand)."""
@@ -61,7 +52,6 @@ CATALOG: tuple[PipelineSpec, ...] = (
         "universe and market data -> fundamentals and price bars",
         (),
         (COMPANY_FUNDAMENTALS, PRICE_UPDATES),
-        needs=(PRICE_UPDATES,),  # the newest stored day per symbol (incremental runs)
     ),
     PipelineSpec(
         "company_graph",
@@ -69,7 +59,6 @@ CATALOG: tuple[PipelineSpec, ...] = (
         "company metadata -> knowledge-graph relationships",
         ("ingestion",),
         (GRAPH_MUTATIONS,),
-        needs=(COMPANY_FUNDAMENTALS,),  # companies only, not their prices
     ),
     PipelineSpec(
         "events",
@@ -84,7 +73,6 @@ CATALOG: tuple[PipelineSpec, ...] = (
         "return correlations -> changed correlation edges",
         ("ingestion",),
         (CORRELATION_UPDATES,),
-        needs=(PRICE_UPDATES, CORRELATION_UPDATES),  # closes, and the edges it diffs against
     ),
     PipelineSpec(
         "risk",
@@ -107,6 +95,26 @@ def get(name: str) -> PipelineSpec:
     near = difflib.get_close_matches(key, list(PIPELINES), n=1)
     hint = f"did you mean '{near[0]}'?" if near else f"choose from: {', '.join(PIPELINES)}"
     raise UnknownPipelineError(f"unknown pipeline '{name}'; {hint}")
+
+
+def levels(names: Sequence[str]) -> list[list[str]]:
+    """``names`` grouped in waves: each wave depends only on earlier waves.
+
+    Pipelines of one wave can run at the same time (dependencies outside ``names`` are
+    taken as already satisfied). Order within a wave follows the catalog.
+    """
+    wanted = [get(n).name for n in names]
+    done: set[str] = set()
+    waves: list[list[str]] = []
+    while len(done) < len(wanted):
+        wave = [
+            n
+            for n in wanted
+            if n not in done and all(d in done or d not in wanted for d in PIPELINES[n].depends_on)
+        ]
+        waves.append(wave)
+        done.update(wave)
+    return waves
 
 
 def run_pipeline(name: str, ctx: PipelineContext) -> PipelineResult:

@@ -1,13 +1,11 @@
 """Run pipelines with their consumers: the in-process orchestration used by the CLI.
 
-Pipelines run one at a time, each with its own runtime, while the consumers (their own
-processes) work on what the earlier ones published. A pipeline may start once the
-pipelines it depends on are done and the consumers writing the stores it reads have
-stored what it needs (:func:`waits_for`): ``company_graph`` needs the companies, not
-their years of prices, so it runs while the prices are still being written. Among the
-pipelines that may start, :func:`start_order` picks. At the end every consumer must
-have caught up. Airflow (a later layer) does the same with sensors; this is the laptop
-path.
+The catalog's dependencies split the run in waves (``ingestion``, then
+``company_graph``/``events``/``correlations``, then ``risk``). The pipelines of a wave run
+one after another (:func:`start_order`), each with its own runtime, while the consumers
+(their own processes) work on what the earlier ones published. Before a wave starts, the consumers
+writing the stores it reads must have caught up; at the end every consumer must have.
+Airflow (a later layer) does the same with sensors; this is the laptop path.
 """
 
 from __future__ import annotations
@@ -21,9 +19,8 @@ from axiom.bus.base import TopicPartition
 from axiom.consumers.fleet import ConsumerFleet
 from axiom.consumers.registry import CONSUMER_NAMES, sink_port, sink_topics
 from axiom.consumers.runner import RunnerStats
-from axiom.errors import PipelineError
 from axiom.pipelines.base import PipelineContext, PipelineResult
-from axiom.pipelines.catalog import CATALOG, PIPELINES, run_pipeline
+from axiom.pipelines.catalog import CATALOG, PIPELINES, levels, run_pipeline
 from axiom.registry import scheme_of
 from axiom.runtime import Runtime
 from axiom.settings import Settings
@@ -129,23 +126,6 @@ def start_order(wave: Sequence[str]) -> list[str]:
     return sorted(wave, key=lambda n: (-fanout(n), rank[n]))
 
 
-def waits_for(name: str) -> dict[str, tuple[str, ...]]:
-    """Consumer group -> the topics it must have stored before pipeline ``name`` starts.
-
-    The groups writing a store the pipeline reads, each with the topics of the
-    pipeline's :meth:`~axiom.pipelines.catalog.PipelineSpec.needed_topics` it consumes.
-    """
-    spec = PIPELINES[name]
-    needed = set(spec.needed_topics())
-    waits = {}
-    for group in CONSUMER_NAMES:
-        if sink_port(group) in spec.reads:
-            topics = tuple(t for t in sink_topics(group) if t in needed)
-            if topics:
-                waits[group] = topics
-    return waits
-
-
 def run_with_consumers(
     ctx: PipelineContext,
     names: Sequence[str],
@@ -153,39 +133,29 @@ def run_with_consumers(
     on_stage: Callable[[str, str], None] | None = None,
     wait_timeout_s: float = 1800.0,
 ) -> OrchestrationResult:
-    """Run ``names`` with every consumer running; all caught up at the end.
-
-    ``stage_seconds`` gets each pipeline's run time and, when it had to wait for its
-    consumers, ``wait before <pipeline>``.
-    """
+    """Run ``names`` wave by wave with every consumer running; all caught up at the end."""
     out = OrchestrationResult()
     t0 = time.perf_counter()
     for name in names:  # import every pipeline here: concurrent first imports can break
         PIPELINES[name].runner()
-    wanted = [p.name for p in CATALOG if p.name in {PIPELINES[n].name for n in names}]
     fleet = ConsumerFleet(ctx.runtime.settings).start()
     try:
-        done: set[str] = set()
-        while len(done) < len(wanted):
-            ready = [
-                n
-                for n in wanted
-                if n not in done
-                and all(d in done or d not in wanted for d in PIPELINES[n].depends_on)
-            ]
+        for i, wave in enumerate(levels(names)):
+            reads = {port for n in wave for port in PIPELINES[n].reads}
+            groups = [c for c in CONSUMER_NAMES if sink_port(c) in reads]
             ts = time.perf_counter()
-            name = _next_caught_up(fleet, ready, ts + wait_timeout_s)
-            waited = time.perf_counter() - ts
-            if waited >= 0.01:
-                out.stage_seconds[f"wait before {name}"] = waited
-            if on_stage:
-                on_stage(name, "run")
-            result = _run_one(ctx, name)
-            done.add(name)
-            out.results.append(result)
-            out.stage_seconds[name] = result.duration_s
-            if on_stage:
-                on_stage(name, "done")
+            fleet.wait_caught_up(wait_timeout_s, groups=groups)
+            if i:
+                out.stage_seconds[f"catch-up before wave {i + 1}"] = time.perf_counter() - ts
+            for name in wave:
+                if on_stage:
+                    on_stage(name, "run")
+            results = [_run_one(ctx, n) for n in start_order(wave)]
+            for r in results:
+                out.results.append(r)
+                out.stage_seconds[r.pipeline] = r.duration_s
+                if on_stage:
+                    on_stage(r.pipeline, "done")
         ts = time.perf_counter()
         fleet.wait_caught_up(wait_timeout_s)
         out.stage_seconds["catch-up at the end"] = time.perf_counter() - ts
@@ -193,20 +163,6 @@ def run_with_consumers(
         out.consumers = fleet.stop()
     out.elapsed_s = time.perf_counter() - t0
     return out
-
-
-def _next_caught_up(fleet: ConsumerFleet, ready: Sequence[str], deadline: float) -> str:
-    """The first of ``ready`` (in :func:`start_order`) whose consumers have caught up."""
-    order = start_order(ready)
-    while True:
-        for name in order:
-            if fleet.caught_up(waits_for(name)):
-                return name
-        if time.perf_counter() > deadline:
-            raise PipelineError(
-                f"consumers did not catch up for {', '.join(order)} before the timeout"
-            )
-        time.sleep(0.02)
 
 
 def run_all(ctx: PipelineContext, **kwargs: object) -> OrchestrationResult:

@@ -91,6 +91,26 @@ def test_migrated_schema_matches_metadata(tmp_path: Path) -> None:
     assert tables == set(sql_schema.metadata.tables) | {"alembic_version"}
 
 
+def test_a_new_warehouse_file_uses_16k_pages_and_an_old_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    fresh = SqliteWarehouse(tmp_path / "new.db")
+    fresh.migrate()
+    fresh.close()
+    old_path = tmp_path / "old.db"
+    with sqlite3.connect(old_path) as raw:  # made before the setting: 4 KiB pages
+        raw.execute("PRAGMA page_size = 4096")
+        raw.execute("CREATE TABLE t (x)")
+    old = SqliteWarehouse(old_path)
+    old.migrate()
+    old.close()
+    sizes = {}
+    for name in ("new.db", "old.db"):
+        with sqlite3.connect(tmp_path / name) as raw:
+            sizes[name] = raw.execute("PRAGMA page_size").fetchone()[0]
+    assert sizes == {"new.db": 16384, "old.db": 4096}
+
+
 def test_migration_0003_fills_the_price_blocks_from_stored_rows(tmp_path: Path) -> None:
     """A warehouse written before the blocks existed reads the same after the upgrade."""
     from alembic import command

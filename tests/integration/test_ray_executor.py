@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import signal
 import threading
 import time
@@ -54,13 +55,21 @@ def _ray_descendants(pid: int) -> list[int]:
     return [p for p in found if _is_ray(p)]
 
 
+_RAY_PROGRAM = re.compile(r"(^|/)ray(/|::)|(^|/)(raylet|gcs_server)$")
+
+
 def _is_ray(pid: int) -> bool:
     """Ray's own processes (raylet, GCS, workers, actors), not other tests' children."""
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
     except OSError:
         return False
-    return "ray" in cmdline.lower()
+    # Only the program and its script count: Ray's binaries and scripts live under
+    # .../ray/ and its workers retitle themselves "ray::<task>". Arguments do not: a
+    # multiprocessing fork server started after `import ray` carries Ray's path in its
+    # sys.path argument.
+    program = [a for a in args[:3] if a and not a.startswith("-")]
+    return any(_RAY_PROGRAM.search(a) for a in program)
 
 
 @pytest.fixture(scope="module")

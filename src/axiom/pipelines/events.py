@@ -10,6 +10,7 @@ ids and the consumers' upserts change nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from axiom.analytics.events import EventConfig, detect_all
 from axiom.analytics.returns import PricePanel
@@ -18,6 +19,9 @@ from axiom.domain.models import MarketEvent, PriceBars
 from axiom.domain.topics import MARKET_EVENTS
 from axiom.errors import PipelineError
 from axiom.pipelines.base import PipelineContext, PipelineResult, publishing, universe_symbols
+
+if TYPE_CHECKING:
+    from axiom.pipelines.base import TaskProgress
 
 NAME = "events"
 SYMBOLS_PER_TASK = 250
@@ -32,12 +36,19 @@ def fetch_prices(ctx: PipelineContext) -> list[PriceBars]:
 
 
 def detect_events(
-    ctx: PipelineContext, bars: Sequence[PriceBars], config: EventConfig | None = None
+    ctx: PipelineContext,
+    bars: Sequence[PriceBars],
+    config: EventConfig | None = None,
+    *,
+    progress: TaskProgress | None = None,
 ) -> list[MarketEvent]:
-    """Run every detector over symbol batches in parallel; events of [start, end] only."""
+    """Run every detector over symbol batches in parallel; events of [start, end] only.
+
+    ``progress`` is advanced per symbol (a new bar is opened without it).
+    """
     cfg = config or EventConfig()
     batches = batched(list(bars), SYMBOLS_PER_TASK)
-    bar = ctx.progress.task("event detection (symbols)", len(bars))
+    bar = progress or ctx.progress.task("event detection (symbols)", len(bars))
 
     def work(batch: list[PriceBars]) -> list[MarketEvent]:
         return detect_all(PricePanel.from_bars(batch), cfg)
@@ -61,15 +72,26 @@ def publish_events(ctx: PipelineContext, events: Sequence[MarketEvent]) -> dict[
 
 
 def run(ctx: PipelineContext) -> PipelineResult:
-    """Fetch, detect, publish."""
+    """Fetch, then detect and publish in rounds of one symbol batch per worker.
+
+    Each round's events are flushed before the next round is detected, so the consumers
+    of ``market-events`` work while the rest is still being detected.
+    """
     bars = fetch_prices(ctx)
-    events = detect_events(ctx, bars)
+    bar = ctx.progress.task("event detection (symbols)", len(bars))
     by_kind: dict[str, int] = {}
-    for e in events:
-        by_kind[e.kind] = by_kind.get(e.kind, 0) + 1
+    found = 0
+    with publishing(ctx, NAME) as pub:
+        for part in batched(bars, SYMBOLS_PER_TASK * max(1, ctx.runtime.executor.workers)):
+            events = detect_events(ctx, part, progress=bar)
+            for e in events:
+                pub.send(MARKET_EVENTS, e.symbol, e.to_payload())
+                by_kind[e.kind] = by_kind.get(e.kind, 0) + 1
+            pub.flush()
+            found += len(events)
     return PipelineResult(
         NAME,
         ctx.run_id,
-        publish_events(ctx, events),
-        {"symbols": len(bars), "events": len(events), "by_kind": by_kind},
+        pub.counts,
+        {"symbols": len(bars), "events": found, "by_kind": by_kind},
     )

@@ -75,7 +75,9 @@ def run(ctx: PipelineContext) -> PipelineResult:
     """Fetch, then detect and publish in rounds of one symbol batch per worker.
 
     Each round's events are flushed before the next round is detected, so the consumers
-    of ``market-events`` work while the rest is still being detected.
+    of ``market-events`` work while the rest is still being detected. If a round fails,
+    the rounds before it stay published; a re-run publishes the same event ids again,
+    which the consumers' upserts absorb.
     """
     bars = fetch_prices(ctx)
     bar = ctx.progress.task("event detection (symbols)", len(bars))

@@ -20,6 +20,7 @@ import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from itertools import groupby
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -110,19 +111,16 @@ class PriceRows:
         yield _HEADER
         encoded = [s.encode() for s in self.symbols]
         ends = np.cumsum(self.counts).tolist()
-        start = 0
         first = 0
-        for j in range(len(encoded)):
-            last = j + 1 == len(encoded)
-            if not last and len(encoded[j + 1]) == len(encoded[first]):
-                continue
-            width = len(encoded[first])
-            names = np.array(encoded[first : j + 1], dtype=f"S{width}")
-            row_names = np.repeat(names, self.counts[first : j + 1])
-            for lo in range(start, ends[j], rows_per_chunk):
-                hi = min(lo + rows_per_chunk, ends[j])
+        for width, run in groupby(encoded, key=len):
+            names = list(run)
+            last = first + len(names)
+            start, stop = (ends[first - 1] if first else 0), ends[last - 1]
+            row_names = np.repeat(np.array(names, dtype=f"S{width}"), self.counts[first:last])
+            for lo in range(start, stop, rows_per_chunk):
+                hi = min(lo + rows_per_chunk, stop)
                 yield self._records(lo, hi, width, row_names[lo - start : hi - start]).tobytes()
-            start, first = ends[j], j + 1
+            first = last
         yield _TRAILER
 
     def _records(

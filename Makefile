@@ -12,7 +12,7 @@ UNIVERSE ?= all
 YEARS ?= 5
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help setup demo test unit lint bench clean services-up services-down services-status airflow-up airflow-down bench-stack
+.PHONY: help setup demo test unit lint bench clean services-up services-down services-status airflow airflow-up airflow-down bench-stack
 
 help: ## list every target
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -44,6 +44,8 @@ services-down: ## stop the local servers (their data stays in .services/)
 
 services-status: ## which local servers are running
 	deploy/local/services.sh status
+
+airflow: airflow-up ## the same as airflow-up
 
 airflow-up: setup ## start Airflow 3 (UI http://127.0.0.1:8080, admin/admin) with the consumers
 	deploy/local/airflow.sh start

@@ -234,6 +234,10 @@ def test_company_graph_builder_triggered_through_the_rest_api(
         record = runs[record_id("company_graph", graph_run["dag_run_id"])]
         assert (record.trigger, record.status, record.errors) == ("airflow", "success", 0)
         assert record.records == len(expected)
+        # the seeding `axiom run ingestion` is a row of the same table, next to Airflow's
+        cli = [r for r in rt.warehouse.runs("ingestion") if r.trigger == "cli"]
+        assert [(r.status, r.errors) for r in cli] == [("success", 0)]
+        assert cli[0].records > 0
         # the unpause adds the latest scheduled run; it publishes the same mutations again
         assert sum(rt.bus.end_offsets(GRAPH_MUTATIONS).values()) >= len(expected)
 

@@ -17,9 +17,12 @@ from typing import Any
 
 import pytest
 
+from axiom.agents.costs import CostGovernor
 from axiom.agents.documents import load_folder
 from axiom.agents.extractors.rules import extract_text
 from axiom.agents.mutations import AGENT_EDGE_TYPES
+from axiom.agents.worker import PIPELINE, AgentResources, CompanyGraphAgent, CompanyOutcome
+from axiom.pipelines.graph_extract import jobs_for
 from axiom.runtime import Runtime
 from axiom.settings import Settings
 from axiom.testing.anthropic_fake import FakeAnthropicServer
@@ -171,3 +174,77 @@ def test_documents_of_an_unknown_company_are_reported_not_written(cli: Cli, tmp_
     assert "1 of" in proc.stderr.strip().splitlines()[-1]
     edges = _graph_edges(tmp_path / "home")
     assert edges and not any("ZZZZ9" in p["subject"] for p in edges.values())
+
+
+#: One body, read about Apple: Apple buys from TSMC and competes with Microsoft; read about
+#: Microsoft: only that Microsoft competes with Apple (the TSMC sentence is not about it).
+SHARED_BODY = (
+    "Apple buys most of its processors from Taiwan Semiconductor Manufacturing.\n"
+    "Microsoft competes with Apple in personal computers.\n"
+)
+
+
+def _filed(folder: Path, name: str, company: str) -> None:
+    (folder / name).write_text(f"---\ncompany: {company}\n---\n{SHARED_BODY}")
+
+
+def _run_folder(agent: CompanyGraphAgent, folder: Path) -> dict[str, CompanyOutcome]:
+    return {job.symbol: agent(job) for job in jobs_for(load_folder(folder))}
+
+
+def _edges(outcome: CompanyOutcome) -> set[tuple[str, str, str, str]]:
+    return {(a["src"], a["relation"], a["dst"], a["evidence"]) for a in outcome.accepted}
+
+
+@pytest.mark.parametrize("llm", ["offline", MODEL])
+def test_same_body_under_two_companies_is_extracted_for_each(
+    llm: str,
+    fake: FakeAnthropicServer,
+    llm_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The extraction cache is keyed by the subject company too, not by text alone.
+
+    In process on the embedded backends; ``fake.stats.ok`` counts the paid calls of the
+    Claude path (the offline path never calls it).
+    """
+    for var in ("ANTHROPIC_BASE_URL", "ANTHROPIC_API_KEY", "HOME"):
+        monkeypatch.setenv(var, llm_env[var])
+    settings = Settings(home=tmp_path / "home", llm=llm, llm_rpm=10_000, llm_tpm=10**8)
+    calls = 2 if llm == MODEL else 0
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    _filed(docs, "a-apple.md", "AAPL")
+    _filed(docs, "b-microsoft.md", "MSFT")
+    tsmc = "Apple buys most of its processors from Taiwan Semiconductor Manufacturing."
+    rivals = "Microsoft competes with Apple in personal computers."
+    apple = {
+        ("Company:AAPL", "customer_of", "External:taiwan-semiconductor-manufacturing", tsmc),
+        ("Company:AAPL", "competes_with", "Company:MSFT", rivals),
+    }
+    microsoft = {("Company:MSFT", "competes_with", "Company:AAPL", rivals)}
+    agent = CompanyGraphAgent(
+        AgentResources(settings, CostGovernor.from_settings(settings, PIPELINE)), owns=True
+    )
+    try:
+        first = _run_folder(agent, docs)
+        assert {s: o.status for s, o in first.items()} == {"AAPL": "done", "MSFT": "done"}
+        assert _edges(first["AAPL"]) == apple
+        assert _edges(first["MSFT"]) == microsoft, "Microsoft was served Apple's extraction"
+        assert first["AAPL"].cached_docs == first["MSFT"].cached_docs == 0
+        assert fake.stats.ok == calls == sum(o.calls for o in first.values())
+
+        fake.reset_stats()
+        again = _run_folder(agent, docs)  # unchanged documents: never extracted again
+        assert again["AAPL"].cached_docs == again["MSFT"].cached_docs == 1
+        assert fake.stats.requests == 0 and sum(o.calls for o in again.values()) == 0
+        assert _edges(again["AAPL"]) == apple and _edges(again["MSFT"]) == microsoft
+
+        _filed(docs, "b-microsoft.md", "GOOGL")  # its company: front matter changed
+        moved = _run_folder(agent, docs)
+        assert moved["AAPL"].cached_docs == 1 and moved["GOOGL"].cached_docs == 0
+        assert fake.stats.ok == calls // 2
+        assert moved["GOOGL"].status == "done" and _edges(moved["GOOGL"]) == set()
+    finally:
+        agent.close()

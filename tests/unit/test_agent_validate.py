@@ -64,11 +64,44 @@ def test_curly_quotes_and_dashes_do_not_hide_evidence() -> None:
 
 
 @pytest.mark.parametrize(
+    ("quote", "sentence"),
+    [
+        ("competes with Samsung", "It competes with Samsung."),
+        ("designs phones", "Apple Inc. designs phones."),  # "Inc." does not end it
+        ("It competes with Samsung.", "It competes with Samsung."),  # already whole
+        (  # crosses a line end: the two sentences it touches, the original white space kept
+            "Manufacturing under long-term",
+            "Apple buys most of its processors from Taiwan Semiconductor  Manufacturing\n"
+            "under long-term contracts.",
+        ),
+    ],
+)
+def test_accepted_evidence_is_the_whole_sentence_of_the_quote(quote: str, sentence: str) -> None:
+    verdict = validate(_claim(quote), 0.5)
+    assert isinstance(verdict, Accepted)
+    assert verdict.evidence == sentence
+    start, end = verdict.span
+    assert TEXT[start:end] == sentence == verdict.evidence
+    assert TEXT.index(sentence) == start
+    p = mutations.provenance(verdict, "m", "2026-01-01T00:00:00+00:00")
+    assert p["evidence"] == sentence and TEXT[p["span"][0] : p["span"][1]] == p["evidence"]
+
+
+def test_cited_sentences_are_those_of_the_document_splitter() -> None:
+    for sentence in DOC.sentences():
+        verdict = validate(_claim(sentence.text[2:-2]), 0.5)
+        assert isinstance(verdict, Accepted)
+        assert verdict.span == (sentence.start, sentence.end)
+
+
+@pytest.mark.parametrize(
     "fabricated",
     [
         "Apple buys all of its modems from Qualcomm.",  # never said
         "Apple buys most of its processors from Intel under long-term contracts.",  # altered
+        "It competes with Samsung and Huawei.",  # a true sentence, extended
         "Apple",  # too short to be evidence
+        "Samsung",  # in the text, but a word is not evidence (under 8 characters)
     ],
 )
 def test_fabricated_evidence_is_rejected(fabricated: str) -> None:
@@ -114,7 +147,22 @@ def test_edges_carry_provenance_and_externals_are_explicit_nodes() -> None:
     assert TEXT[p["span"][0] : p["span"][1]] == p["evidence"]
     assert p["doc_id"] == "aapl.md" and p["model"] == "anthropic:claude-x"
     assert p["valid_from"] == "2024-05-01" and p["extracted_at"].startswith("2026-01-01")
+    assert p["valid_from_source"] == "document"
     assert p["doc_hash"] == DOC.content_hash[:16]
+
+
+def test_without_a_date_valid_from_is_the_extraction_date(tmp_path: Path) -> None:
+    path = tmp_path / "aapl.md"
+    path.write_text(f"---\ncompany: AAPL\n---\n{TEXT}")
+    doc = parse(path)
+    assert doc.valid_from is None
+    ev = "It competes with Samsung."
+    claim = Claim(doc, Candidate("competes_with", "S", ev, 0.9), "Company:AAPL", _res("Company:S"))
+    a = validate(claim, 0.6)
+    assert isinstance(a, Accepted)
+    # late evening in New York is already the next day in UTC
+    p = mutations.provenance(a, "offline", "2026-03-01T22:30:00-05:00")
+    assert p["valid_from"] == "2026-03-02" and p["valid_from_source"] == "extracted_at"
 
 
 def test_duplicate_claims_keep_the_most_confident() -> None:

@@ -50,3 +50,20 @@ def test_missing_ray_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delitem(sys.modules, "axiom.compute.ray_pool", raising=False)
     with pytest.raises(MissingExtraError, match=r"pip install 'axiom\[ray\]'"):
         importlib.import_module("axiom.compute.ray")
+
+
+def test_a_cluster_job_gets_the_drivers_anthropic_settings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from axiom.compute.ray import FORWARDED_ENV, _job_env
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9/")
+    monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "")
+    monkeypatch.setenv("AXIOM_BUS", "kafka://127.0.0.1:9092")
+    assert "ANTHROPIC_API_KEY" in FORWARDED_ENV
+    # set ones travel; empty ones and everything else stay behind
+    assert _job_env() == {
+        "ANTHROPIC_API_KEY": "sk-test",
+        "ANTHROPIC_BASE_URL": "http://127.0.0.1:9/",
+    }

@@ -3,8 +3,12 @@
 A document is a ``.txt`` or ``.md`` file about one company. The company is given by front
 matter (``company: AAPL`` between ``---`` lines; optional ``date: 2024-05-01`` = the time
 the statements are valid from, and ``title:``) or else by the file name
-(``AAPL.txt``, ``AAPL-2024-q1.md`` -> ``AAPL``). ``content_hash`` is the key of the
-extraction cache: a document whose text did not change is never sent to an LLM again.
+(``AAPL.txt``, ``AAPL-2024-q1.md`` -> ``AAPL``). A document without ``date:`` keeps
+``valid_from=None`` here; its edges fall back to the extraction date (see
+:func:`axiom.agents.mutations.provenance`). ``content_hash`` is the text's part of the
+extraction-cache key (with the subject company and the extractor, see
+:func:`axiom.agents.workflow.cache_key`): a document whose text and company did not change
+is never sent to an LLM again.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ class Document:
 
     @property
     def content_hash(self) -> str:
-        """sha256 of the text (front matter excluded): the cache key of its extraction."""
+        """sha256 of the text (front matter excluded): the text's part of the cache key."""
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()
 
     def sentences(self) -> list[Sentence]:

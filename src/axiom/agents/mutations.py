@@ -8,6 +8,7 @@ re-run over unchanged documents publishes mutations the graph already holds.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from axiom.agents.validate import Accepted
@@ -30,21 +31,38 @@ def best_per_key(accepted: Sequence[Accepted]) -> list[Accepted]:
 
 
 def provenance(a: Accepted, model: str, extracted_at: str) -> dict[str, Any]:
-    """The properties of the edge of ``a``: where it was read, by what, and since when."""
+    """The properties of the edge of ``a``: where it was read, by what, and since when.
+
+    ``evidence`` is the whole cited sentence(s) and ``span`` their ``[start, end)`` in the
+    document's text (front matter excluded), so ``text[start:end] == evidence``.
+    ``valid_from`` is the document's ``date:`` front matter; a document without one gets
+    the UTC date of ``extracted_at`` (the first extraction of that text for that company,
+    read from the extraction cache) and ``valid_from_source`` says which it is
+    (``document`` or ``extracted_at``). Not the file's modification time: a checkout or a
+    copy resets it, documents built in memory have none, and it would make a re-run over
+    unchanged documents publish different edges. The extraction date is stable, and a
+    safe start: the document stated the relation by then.
+    """
     c, doc = a.claim.candidate, a.claim.doc
+    if doc.valid_from is not None:
+        valid_from, valid_from_source = doc.valid_from.isoformat(), "document"
+    else:
+        valid_from = datetime.fromisoformat(extracted_at).astimezone(UTC).date().isoformat()
+        valid_from_source = "extracted_at"
     return {
         "source": SOURCE,
         "subject": a.claim.subject_id,
         "doc_id": doc.doc_id,
         "doc_hash": doc.content_hash[:16],
-        "evidence": doc.text[a.span[0] : a.span[1]],
+        "evidence": a.evidence,
         "span": [a.span[0], a.span[1]],
         "counterparty_text": c.counterparty,
         "resolution": a.claim.resolution.method,
         "confidence": round(c.confidence, 4),
         "model": model,
         "extracted_at": extracted_at,
-        "valid_from": doc.valid_from.isoformat() if doc.valid_from else None,
+        "valid_from": valid_from,
+        "valid_from_source": valid_from_source,
     }
 
 

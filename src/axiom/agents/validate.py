@@ -5,11 +5,18 @@ A claim is accepted only when its relation is in the vocabulary, its evidence oc
 the document (found verbatim, or after normalising whitespace, quotes and dashes), its
 confidence reaches the threshold, and its counterparty is not the subject itself. Every
 rejection carries one reason from :data:`REASONS`; nothing is dropped silently.
+
+An accepted claim cites whole sentences: the span of what the model quoted (at least 8
+characters) is widened to the sentence of :meth:`Document.sentences` that contains it, or
+to the run of sentences it covers when the quote crosses a boundary. So the stored
+evidence is always ``doc.text[start:end]`` of complete sentences, never a fragment.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from axiom.agents.documents import Document
@@ -36,10 +43,19 @@ class Claim:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A validated relation with the ``[start, end)`` span of its evidence in the document."""
+    """A validated relation and the ``[start, end)`` span of the sentence(s) it cites.
+
+    ``span`` covers whole sentences of ``claim.doc.text`` (see the module docstring), so
+    :attr:`evidence` is what provenance stores and ``text[start:end]`` reproduces it.
+    """
 
     claim: Claim
     span: tuple[int, int]
+
+    @property
+    def evidence(self) -> str:
+        """The cited sentence(s): exactly ``claim.doc.text[span[0]:span[1]]``."""
+        return self.claim.doc.text[self.span[0] : self.span[1]]
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -98,7 +114,7 @@ def _normalise(text: str) -> tuple[str, list[int]]:
 
 
 def evidence_span(text: str, evidence: str) -> tuple[int, int] | None:
-    """The span of ``evidence`` in ``text``, or None when it does not occur there.
+    """The span of the quote ``evidence`` itself in ``text``, or None when it is not there.
 
     Exact match first; then a match insensitive to whitespace runs, curly quotes and
     dashes (models re-flow lines). Evidence shorter than 8 characters never matches: a
@@ -120,16 +136,46 @@ def evidence_span(text: str, evidence: str) -> tuple[int, int] | None:
     return where[at], where[at + len(norm_ev) - 1] + 1
 
 
+@lru_cache(maxsize=64)
+def _sentence_bounds(doc: Document) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Starts and ends of ``doc``'s sentences (cached: a document has many claims)."""
+    sentences = doc.sentences()
+    return tuple(x.start for x in sentences), tuple(x.end for x in sentences)
+
+
+def sentence_span(doc: Document, span: tuple[int, int]) -> tuple[int, int]:
+    """``span`` widened to the whole sentences of ``doc`` it touches.
+
+    Called by :func:`validate` with the span of a found quote. The sentences are those of
+    :meth:`Document.sentences` (the document's own splitter: ``.!?`` before white space,
+    and line ends), so a quote inside one sentence gives that sentence and a quote that
+    crosses boundaries gives the sentences from the first it touches to the last. The
+    result always contains ``span``; a span touching no sentence (only white space, which
+    a found quote never is) is returned unchanged.
+    """
+    starts, ends = _sentence_bounds(doc)
+    first = bisect_right(ends, span[0])  # the first sentence ending after the span starts
+    last = bisect_left(starts, span[1]) - 1  # the last sentence starting before it ends
+    if first > last:
+        return span
+    return min(starts[first], span[0]), max(ends[last], span[1])
+
+
 def validate(claim: Claim, min_confidence: float) -> Accepted | Rejected:
-    """Accept or reject one claim (see the module docstring for the rules, in order)."""
+    """Accept or reject one claim (see the module docstring for the rules, in order).
+
+    Called by the workflow's ``validate`` node for every resolved claim; pure. The evidence
+    is located with :func:`evidence_span` (a quote that occurs more than once cites its
+    first occurrence) and the accepted span is that of :func:`sentence_span`.
+    """
     c = claim.candidate
     if not is_known(c.relation):
         return Rejected(claim, "unknown_relation")
-    span = evidence_span(claim.doc.text, c.evidence)
-    if span is None:
+    found = evidence_span(claim.doc.text, c.evidence)
+    if found is None:
         return Rejected(claim, "evidence_not_found")
     if c.confidence < min_confidence:
         return Rejected(claim, "low_confidence")
     if claim.resolution.node_id == claim.subject_id:
         return Rejected(claim, "self_reference")
-    return Accepted(claim, span)
+    return Accepted(claim, sentence_span(claim.doc, found))

@@ -203,6 +203,6 @@ def _accepted_dict(a: Any, new: bool) -> dict[str, Any]:
         "resolution": a.claim.resolution.method,
         "confidence": c.confidence,
         "doc": a.claim.doc.doc_id,
-        "evidence": a.claim.doc.text[a.span[0] : a.span[1]],
+        "evidence": a.evidence,
         "new": new,
     }

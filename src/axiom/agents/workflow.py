@@ -4,9 +4,11 @@
 with that company's documents. Built by :class:`~axiom.agents.worker.CompanyGraphAgent`
 (one per thread or Ray actor) around the clients it holds. Guarantees:
 
-* a document is extracted at most once per content hash and extractor: the answer is
-  stored in the warehouse's extraction cache *before* anything else happens, so a crash,
-  a re-run or a budget stop never pays for it again;
+* a document is extracted at most once per :func:`cache_key` (its text, the subject
+  company it is read about, and the extractor): the answer is stored in the warehouse's
+  extraction cache *before* anything else happens, so a crash, a re-run or a budget stop
+  never pays for it again, and an unchanged document filed under the same company is
+  never sent again;
 * a company's mutations are published together in ``emit``, after every one of its
   documents was extracted and validated; if the budget runs out or the model fails on
   one document, the workflow ends before ``emit`` and nothing of that company is
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypedDict
 
+import orjson
 from langgraph.graph import END, START, StateGraph
 
 from axiom.agents import mutations as mut
@@ -80,9 +83,44 @@ class AgentDeps:
     retrieve_k: int = 5
 
 
-def cache_key(extractor: Extractor, doc: Document) -> str:
-    """Content-hash cache key: the extractor (model + prompt version) and the text."""
-    return hashlib.sha256(f"{extractor.cache_key}\0{doc.content_hash}".encode()).hexdigest()
+#: First element of every key's preimage; bump it when what :func:`cache_key` covers
+#: changes, so rows written under the old rule are never read again (v1 was extractor +
+#: text only, and served one company's extraction to another filed with the same body).
+CACHE_KEY_VERSION = "extraction-v2"
+
+
+def cache_key(extractor: Extractor, doc: Document, subject_id: str, context: Context) -> str:
+    """The extraction-cache key of ``doc`` read about the subject company of ``context``.
+
+    Called by the ``extract`` node for every document, before the cache lookup and as the
+    key the answer is stored under. It is a sha256 over everything an extraction result
+    depends on, so equal keys mean the cached candidates are the ones a new call would be
+    asked for:
+
+    * ``extractor.cache_key`` - the extractor, model and prompt version;
+    * ``doc.content_hash`` - the text (front matter excluded: only the text is sent);
+    * the subject: ``subject_id`` (``Company:<symbol>`` as the ``gather`` node resolved
+      it) and the symbol and name the extractor is given in ``context``. Candidates are
+      relative to the subject (direction, which names are counterparties), so the same
+      body filed under another company, or a document whose ``company:`` changed, is a
+      new extraction.
+
+    ``context.known_companies`` is deliberately left out: those names are spelling hints
+    from the vector index (the prompt says they are not facts; the offline extractor
+    ignores them), evidence is checked against the text and counterparties are resolved
+    by our own resolver. They change whenever other companies' profiles are indexed, so
+    keying on them would re-send unchanged documents and break "an unchanged document is
+    never sent again". Title and ``date:`` are not sent, so they are not part of it either.
+    """
+    parts = [
+        CACHE_KEY_VERSION,
+        extractor.cache_key,
+        doc.content_hash,
+        subject_id,
+        context.subject_symbol,
+        context.subject_name,
+    ]
+    return hashlib.sha256(orjson.dumps(parts)).hexdigest()
 
 
 def _timed(deps: AgentDeps, name: str, fn: Callable[[AgentState], AgentState]) -> Any:
@@ -124,7 +162,8 @@ def build_workflow(deps: AgentDeps) -> Any:
         out: dict[str, Extraction] = {}
         when: dict[str, str] = {}
         for doc in state["documents"]:
-            key = cache_key(deps.extractor, doc)
+            context = state["contexts"][doc.doc_id]
+            key = cache_key(deps.extractor, doc, state["subject_id"], context)
             hit = deps.warehouse.cached_extraction(key)
             if hit is not None:
                 metrics.AGENT_CACHE.labels(result="hit").inc()
@@ -136,7 +175,7 @@ def build_workflow(deps: AgentDeps) -> Any:
                 continue
             metrics.AGENT_CACHE.labels(result="miss").inc()
             try:
-                got = deps.extractor.extract(doc, state["contexts"][doc.doc_id])
+                got = deps.extractor.extract(doc, context)
             except BudgetExceededError as exc:
                 return {"status": "budget", "message": str(exc), "usage": usage}
             except LLMError as exc:

@@ -69,6 +69,8 @@ CLIENT_PORT = 10001
 CONNECT_TIMEOUT_S = 5.0
 #: Ray namespace of Axiom's jobs (actors are looked up within it).
 NAMESPACE = "axiom"
+#: Environment variables a cluster job's workers get from the driver (see ``_job_env``).
+FORWARDED_ENV = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_BASE_URL")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +171,16 @@ def _acquire(url: str, target: RayTarget, workers: int) -> None:
         _RUNTIME = _Runtime(url, owned=True, users=1)
 
 
+def _job_env() -> dict[str, str]:
+    """The driver's variables that a cluster's workers need too (:data:`FORWARDED_ENV`).
+
+    Actors get their settings from the driver, but the Anthropic SDK reads its key and
+    endpoint from the environment of the process it runs in: on a cluster, a node's own
+    environment, not the driver's. A local runtime's workers inherit the driver's anyway.
+    """
+    return {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
+
+
 def _connect(url: str, target: RayTarget, workers: int) -> None:
     common: dict[str, Any] = {
         "log_to_driver": False,
@@ -186,7 +198,7 @@ def _connect(url: str, target: RayTarget, workers: int) -> None:
         return
     address = target.address if target.kind == "client" else _auto_address(url)
     try:
-        ray.init(address, **common)
+        ray.init(address, runtime_env={"env_vars": _job_env()}, **common)
     except (ConnectionError, TimeoutError) as exc:
         hint = ""
         if target.kind == "client" and os.environ.get("RAY_AUTH_MODE", "").lower() != "token":

@@ -92,7 +92,9 @@ def test_tool_use_round_trip_books_usage(fake: FakeAnthropicServer, responder: R
     pipeline = "test_claude_round_trip"
     gov = CostGovernor(1.0, 100, 10**6, 4, pipeline)
     calls = _metric("axiom_claude_api_calls_total", model=MODEL)
-    tokens_in = _metric("axiom_claude_api_tokens_total", model=MODEL, direction="input")
+    tokens_in = _metric(
+        "axiom_claude_api_tokens_total", model=MODEL, pipeline=pipeline, direction="input"
+    )
     cost = _metric("axiom_claude_api_cost_dollars_total", pipeline=pipeline)
     latency = _metric("axiom_claude_api_latency_seconds_count", model=MODEL)
     with _extractor(gov) as ex:
@@ -120,7 +122,10 @@ def test_tool_use_round_trip_books_usage(fake: FakeAnthropicServer, responder: R
     assert snap["cost_usd"] == pytest.approx(usage.cost_usd)
     assert snap["reserved_usd"] == pytest.approx(0.0)
     assert _metric("axiom_claude_api_calls_total", model=MODEL) - calls == 1
-    got_in = _metric("axiom_claude_api_tokens_total", model=MODEL, direction="input") - tokens_in
+    got_in = (
+        _metric("axiom_claude_api_tokens_total", model=MODEL, pipeline=pipeline, direction="input")
+        - tokens_in
+    )
     assert got_in == usage.input_tokens
     got_cost = _metric("axiom_claude_api_cost_dollars_total", pipeline=pipeline) - cost
     assert got_cost == pytest.approx(usage.cost_usd)

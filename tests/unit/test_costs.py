@@ -179,7 +179,9 @@ def test_snapshot_per_company_and_metrics() -> None:
     model, pipeline = "claude-sonnet-4-5", "unit_snapshot"
     before_calls = _metric("axiom_claude_api_calls_total", model=model)
     before_cost = _metric("axiom_claude_api_cost_dollars_total", pipeline=pipeline)
-    before_out = _metric("axiom_claude_api_tokens_total", model=model, direction="output")
+    before_out = _metric(
+        "axiom_claude_api_tokens_total", model=model, pipeline=pipeline, direction="output"
+    )
     gov = CostGovernor(10.0, rpm=100, tpm=10**6, concurrency=2, pipeline=pipeline)
     for company, tokens in (("AAPL", 1_000), ("AAPL", 3_000), ("NVDA", 2_000)):
         with gov.reserve(model, tokens, 1_024, company) as slot:
@@ -198,7 +200,10 @@ def test_snapshot_per_company_and_metrics() -> None:
     assert _metric("axiom_claude_api_calls_total", model=model) - before_calls == 3
     cost = _metric("axiom_claude_api_cost_dollars_total", pipeline=pipeline) - before_cost
     assert cost == pytest.approx(snap["cost_usd"])
-    out = _metric("axiom_claude_api_tokens_total", model=model, direction="output") - before_out
+    out = (
+        _metric("axiom_claude_api_tokens_total", model=model, pipeline=pipeline, direction="output")
+        - before_out
+    )
     assert out == 1_500
     merged = combine([snap, snap])
     assert merged["calls"] == 6

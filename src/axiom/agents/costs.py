@@ -333,8 +333,12 @@ class CostGovernor:
             self._models.setdefault(slot.model, _Book()).add(usage)
         CLAUDE_CALLS.labels(model=slot.model).inc()
         CLAUDE_COST.labels(pipeline=self.pipeline).inc(usage.cost_usd)
-        CLAUDE_TOKENS.labels(model=slot.model, direction="input").inc(usage.input_tokens)
-        CLAUDE_TOKENS.labels(model=slot.model, direction="output").inc(usage.output_tokens)
+        CLAUDE_TOKENS.labels(model=slot.model, pipeline=self.pipeline, direction="input").inc(
+            usage.input_tokens
+        )
+        CLAUDE_TOKENS.labels(model=slot.model, pipeline=self.pipeline, direction="output").inc(
+            usage.output_tokens
+        )
 
     @property
     def spent_usd(self) -> float:

@@ -87,7 +87,7 @@ CLAUDE_COST = Counter(
     "claude_api_cost_dollars", "Claude API spend in dollars", ["pipeline"], namespace=NS
 )
 CLAUDE_TOKENS = Counter(
-    "claude_api_tokens", "Claude API tokens", ["model", "direction"], namespace=NS
+    "claude_api_tokens", "Claude API tokens", ["model", "pipeline", "direction"], namespace=NS
 )
 CLAUDE_RETRIES = Counter(
     "claude_api_retries", "Claude API retries by reason", ["model", "reason"], namespace=NS

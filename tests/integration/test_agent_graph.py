@@ -29,7 +29,7 @@ from axiom.testing.anthropic_fake import FakeAnthropicServer
 from tests.conftest import Cli
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "corpus"
-MODEL = "anthropic:claude-sonnet-4-5"
+MODEL = "anthropic:claude-sonnet-4-6"
 
 
 def _graph_edges(home: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -101,7 +101,7 @@ def test_claude_path_pays_once_per_document(
     assert first["llm"]["cost_usd"] > 0 and first["llm"]["input_tokens"] > 0
     assert sum(first["cost_by_company"].values()) == pytest.approx(first["llm"]["cost_usd"])
     edges = _graph_edges(tmp_path / "home")
-    assert edges and all(p["model"].startswith("claude-sonnet-4-5") for p in edges.values())
+    assert edges and all(p["model"].startswith("claude-sonnet-4-6") for p in edges.values())
 
     fake.reset_stats()
     again = cli.json("graph", "extract", "--docs", str(CORPUS), env=llm_env)

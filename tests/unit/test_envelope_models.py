@@ -134,3 +134,19 @@ def test_invalid_domain_payloads() -> None:
         RiskScore.from_payload({"scenario_id": "s", "symbol": "A", "loss": 1.5, "round": 1})
     with pytest.raises(MessageError, match="unknown graph mutation"):
         GraphMutation.from_payload({"op": "drop_everything"})
+
+
+@pytest.mark.parametrize(
+    ("magnitude", "detail"),
+    [(float("nan"), {}), (float("inf"), {}), (0.5, {"z": float("nan")}), (0.5, {"z": "-inf"})],
+)
+def test_an_event_with_a_non_finite_number_is_refused(magnitude: float, detail: dict) -> None:
+    # a poison message for the DLQ, not a row the warehouse's JSON column would refuse
+    payload = {"symbol": "A", "day": "2024-01-02", "kind": "jump", "magnitude": magnitude}
+    with pytest.raises(MessageError, match="NaN or infinity"):
+        MarketEvent.from_payload({**payload, "detail": detail})
+
+
+def test_an_event_with_large_finite_numbers_is_kept() -> None:
+    p = {"symbol": "A", "day": "2024-01-02", "kind": "jump", "magnitude": 1e308}
+    assert MarketEvent.from_payload({**p, "detail": {"z": 1e308}}).detail == {"z": 1e308}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import struct
 
 import numpy as np
+import pytest
 
 from axiom.domain.models import PriceBars
-from axiom.stores.postgres_copy import PG_EPOCH_DAYS, PriceRows
+from axiom.stores.postgres_copy import PG_EPOCH_DAYS, PriceRows, _json
 
 
 def _bars(symbol: str, n: int) -> PriceBars:
@@ -43,3 +45,15 @@ def test_rows_stream_in_key_order_whatever_the_symbol_widths() -> None:
         first_day = int(np.datetime64("2024-01-01", "D").astype(np.int64)) - PG_EPOCH_DAYS
         assert keys[0] == ("A", first_day)
         assert {k[0] for k in keys} == set(symbols)
+
+
+def test_json_values_are_copied_as_compact_json_and_non_finite_floats_refused() -> None:
+    value = {"z": 2.5, "names": ["Nestlé", 'A"B'], "n": None, "deep": {"x": [1, 1e-300]}}
+    text = _json(value)
+    assert text is not None and json.loads(text) == value
+    assert ", " not in text and '": ' not in text  # compact separators
+    assert _json(None) is None
+    assert _json({"text": "null"}) == '{"text":"null"}'
+    for bad in ({"z": float("nan")}, [1.0, float("inf")], {"d": {"x": [float("-inf")]}}):
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            _json(bad)

@@ -9,6 +9,7 @@ which sends the message to the DLQ).
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -274,7 +275,7 @@ class MarketEvent:
     def from_payload(cls, p: dict[str, Any]) -> MarketEvent:
         """Rebuild; raises MessageError on a malformed payload."""
         try:
-            return cls(
+            event = cls(
                 symbol=str(_req(p, "symbol")),
                 day=date.fromisoformat(_req(p, "day")),
                 kind=str(_req(p, "kind")),
@@ -284,6 +285,9 @@ class MarketEvent:
             )
         except (TypeError, ValueError) as exc:
             raise MessageError(f"malformed market event: {exc}") from exc
+        if not (math.isfinite(event.magnitude) and all(map(math.isfinite, event.detail.values()))):
+            raise MessageError(f"market event {event.symbol} {event.day}: NaN or infinity")
+        return event
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ object is made per row:
 
 from __future__ import annotations
 
-import json
+import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 from sqlalchemy import JSON
 from sqlalchemy.types import TypeDecorator
 
@@ -245,4 +246,20 @@ def _decorated(kind: TypeDecorator[Any], dialect: Dialect, value: Any) -> Any:
 
 
 def _json(value: Any) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"))
+    """Compact JSON text; a non-finite float is refused, as PostgreSQL's JSON type does."""
+    if value is None:
+        return None
+    text = orjson.dumps(value).decode()
+    if "null" in text and not _finite(value):
+        raise ValueError(f"JSON value with a NaN or infinity: {value!r}")
+    return text
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, dict):
+        return all(_finite(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    return True

@@ -8,10 +8,12 @@ import numpy as np
 import orjson
 
 from axiom.bus.serde import encode
+from axiom.consumers.analytics_engine import AnalyticsEngine
 from axiom.consumers.cache_updater import GRAPH_STATS_KEY, CacheUpdater
 from axiom.consumers.runner import ConsumerRunner
 from axiom.consumers.vector_indexer import VectorIndexer
 from axiom.consumers.warehouse_writer import WarehouseWriter
+from axiom.domain.arrays import pack
 from axiom.domain.models import MarketEvent, PriceBars
 from axiom.domain.topics import GRAPH_MUTATIONS, MARKET_EVENTS, PRICE_UPDATES, dlq_name
 from axiom.runtime import Runtime
@@ -108,3 +110,35 @@ def test_signal_topics_reach_the_sink_undecoded(runtime: Runtime) -> None:
     assert runner.stats.records == 1
     assert runner.stats.dead_lettered == 0
     assert runtime.cache.get(GRAPH_STATS_KEY) is None
+
+
+def test_sinks_reading_the_newest_bars_validate_only_those(runtime: Runtime) -> None:
+    """The cache updater and the analytics engine read a price message's tail only."""
+    bus = runtime.bus
+    old_broken = _bars("AAA", 300)
+    low = PriceBars.from_payload(old_broken).low
+    low[0] = 1e6  # the first bar's low above its close: broken far from the tail
+    old_broken["low"] = pack(low, "<f8")
+    new_broken = _bars("BBB", 300, bad=True)  # every bar broken, the newest too
+    with bus.producer() as p:
+        for sym, payload in (("AAA", old_broken), ("BBB", new_broken), ("CCC", _bars("CCC"))):
+            p.send(PRICE_UPDATES, encode("price_bars", payload, key=sym, source="t"), key=sym)
+    cache = ConsumerRunner(CacheUpdater(runtime.cache), bus, batch_size=10)
+    stats = ConsumerRunner(AnalyticsEngine(runtime.warehouse), bus, batch_size=10)
+    for runner in (cache, stats):
+        runner.run(until_caught_up=True)
+        runner.close()
+        assert runner.stats.dead_lettered == 1  # BBB, whose newest bars are broken
+    assert runtime.cache.get_many(["bar:latest:AAA", "bar:latest:BBB"])[1] is None
+    newest = orjson.loads(runtime.cache.get_many(["bar:latest:AAA"])[0] or b"{}")
+    assert newest["day"] == str(np.datetime64("2024-01-01") + 299)
+    assert sorted(s.symbol for s in runtime.warehouse.symbol_stats()) == ["AAA", "CCC"]
+    aaa = next(s for s in runtime.warehouse.symbol_stats() if s.symbol == "AAA")
+    assert aaa.bars == 253  # a year of returns, from the tail alone
+
+    # the warehouse writer reads every bar: AAA's old broken bar sends it to the DLQ
+    writer = ConsumerRunner(WarehouseWriter(runtime.warehouse), bus, batch_size=10)
+    writer.run(until_caught_up=True)
+    writer.close()
+    assert writer.stats.dead_lettered == 2
+    assert runtime.warehouse.counts()["prices"] == 5

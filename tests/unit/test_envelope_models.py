@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from axiom.bus.serde import VERSION, decode, encode
-from axiom.domain.arrays import pack
+from axiom.domain.arrays import pack, unpack_tail
 from axiom.domain.models import (
     Company,
     CorrelationEdge,
@@ -99,6 +99,58 @@ def test_malformed_packed_columns(field: str, value: object, msg: str) -> None:
     p[field] = value
     with pytest.raises(MessageError, match=msg):
         PriceBars.from_payload(p)
+    with pytest.raises(MessageError, match=msg):
+        PriceBars.from_payload(p, tail=3)  # the whole message is the tail
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 5, 7, 251, 252, 253, 1304])
+@pytest.mark.parametrize("dtype", ["<f8", "<i4"])
+def test_the_tail_of_a_packed_column_is_its_last_values(n: int, dtype: str) -> None:
+    values = np.arange(n, dtype=dtype) * 3 + 1
+    packed = pack(values, dtype)
+    for k in (0, 1, 2, 3, 4, 253, n, n + 5):
+        tail, total = unpack_tail(packed, dtype, "x", k)
+        assert total == n
+        assert tail.tolist() == values[max(0, n - k) :].tolist()
+        plain, plain_total = unpack_tail(values.tolist(), dtype, "x", k)
+        assert (plain.tolist(), plain_total) == (tail.tolist(), n)
+
+
+def test_a_tail_decode_checks_what_it_reads_and_the_lengths() -> None:
+    packed = pack(np.arange(10, dtype="<f8"), "<f8")
+    for bad in (packed[:-1], packed + "A", packed[:-8] + "!" + packed[-7:], packed[:-4] + "AA=="):
+        with pytest.raises(MessageError):
+            unpack_tail(bad, "<f8", "close", 2)
+    # what is not read is not checked: a bad character before the tail goes unseen
+    assert unpack_tail("!" + packed[1:], "<f8", "close", 2)[0].tolist() == [8.0, 9.0]
+    bars = _long_bars(300)
+    p = bars.to_payload()
+    tail = PriceBars.from_payload(p, tail=5)
+    assert tail.dates.tolist() == bars.dates[-5:].tolist()
+    for f in ("open", "high", "low", "close", "volume"):
+        assert getattr(tail, f).tolist() == getattr(bars, f)[-5:].tolist()
+    plain = PriceBars.from_payload(bars.to_payload(packed=False), tail=5)
+    assert plain.dates.tolist() == tail.dates.tolist()
+    # lengths are checked even though only the tail is read
+    short = {**p, "volume": pack(bars.volume[1:], "<f8")}
+    with pytest.raises(MessageError, match="unequal length"):
+        PriceBars.from_payload(short, tail=5)
+    # the bars read are validated; older ones are not read
+    broken_last = {**p, "low": pack(np.r_[bars.low[:-1], bars.high[-1] * 2], "<f8")}
+    with pytest.raises(MessageError, match="bracket"):
+        PriceBars.from_payload(broken_last, tail=1)
+    broken_first = {**p, "low": pack(np.r_[bars.high[0] * 2, bars.low[1:]], "<f8")}
+    assert len(PriceBars.from_payload(broken_first, tail=1)) == 1
+    with pytest.raises(MessageError, match="bracket"):
+        PriceBars.from_payload(broken_first)
+
+
+def _long_bars(n: int) -> PriceBars:
+    rng = np.random.default_rng(11)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.01, n)))
+    high, low = close * 1.01, close * 0.99
+    day = np.datetime64("2024-01-01") + np.arange(n)
+    return PriceBars("L", day, close, high, low, close, rng.uniform(1, 9, n) * 1e5)
 
 
 def test_domain_roundtrips() -> None:

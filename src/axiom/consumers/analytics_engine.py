@@ -75,6 +75,8 @@ class AnalyticsEngine(Sink):
     name = "analytics-engine"
     database = "warehouse"
     topics = (PRICE_UPDATES,)
+    #: The statistics cover the last year: a year of returns needs YEAR + 1 bars.
+    price_tail = YEAR + 1
 
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse

@@ -50,6 +50,8 @@ class CacheUpdater(Sink):
     topics = (PRICE_UPDATES, MARKET_EVENTS, RISK_SCORES, GRAPH_MUTATIONS)
     #: A graph mutation only invalidates ``graph:stats``; its content is not read.
     signals = frozenset({GRAPH_MUTATIONS})
+    #: Only a message's newest bar is cached.
+    price_tail = 1
 
     def __init__(self, cache: Cache) -> None:
         self.cache = cache

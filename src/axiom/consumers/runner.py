@@ -48,11 +48,16 @@ DECODERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def decode_record(record: Record, wants: Callable[[str, Any], bool] | None = None) -> Any:
+def decode_record(
+    record: Record,
+    wants: Callable[[str, Any], bool] | None = None,
+    price_tail: int | None = None,
+) -> Any:
     """The domain object carried by ``record``; MessageError if it is not a valid one.
 
     With ``wants``, the envelope is checked first and a payload that ``wants`` declines
-    gives :data:`SKIPPED` without being validated.
+    gives :data:`SKIPPED` without being validated. With ``price_tail``, price bars are
+    rebuilt from their last ``price_tail`` bars only (see :attr:`Sink.price_tail`).
     """
     spec = TOPICS.get(record.topic)
     if spec is None or spec.message_type not in DECODERS:
@@ -60,6 +65,8 @@ def decode_record(record: Record, wants: Callable[[str, Any], bool] | None = Non
     env = decode(record.value, expect_type=spec.message_type)
     if wants is not None and not wants(record.topic, env.payload):
         return SKIPPED
+    if price_tail is not None and spec.message_type == "price_bars":
+        return PriceBars.from_payload(env.payload, tail=price_tail)
     return DECODERS[spec.message_type](env.payload)
 
 
@@ -93,6 +100,11 @@ class Sink(ABC):
     database: str
     topics: tuple[str, ...]
     signals: frozenset[str] = frozenset()
+    #: A sink that reads only the newest bars of a price message sets how many: the runner
+    #: then decodes and validates only those (and the columns' lengths). The older bars
+    #: are not read, so a message broken only there is not dead-lettered by this sink;
+    #: the warehouse writer, which reads every bar, dead-letters it.
+    price_tail: int | None = None
 
     def wants(self, topic: str, payload: Any) -> bool:
         """Whether a record of ``topic`` is validated, decoded and handed to :meth:`write`.
@@ -182,13 +194,13 @@ class ConsumerRunner:
         t0 = time.perf_counter()
         batch = Batch()
         bad: list[tuple[Record, str]] = []
-        signals, wants = self.sink.signals, self.sink.wants
+        signals, wants, tail = self.sink.signals, self.sink.wants, self.sink.price_tail
         for rec in records:
             if rec.topic in signals:
                 batch.items.append((rec, None))
                 continue
             try:
-                value = decode_record(rec, wants)
+                value = decode_record(rec, wants, tail)
             except MessageError as exc:
                 bad.append((rec, str(exc)))
                 continue

@@ -43,6 +43,36 @@ def unpack(value: Any, dtype: str, name: str) -> npt.NDArray[Any]:
         raise MessageError(f"'{name}' is not a list of numbers: {exc}") from exc
 
 
+def unpack_tail(value: Any, dtype: str, name: str, k: int) -> tuple[npt.NDArray[Any], int]:
+    """The last ``k`` values of a packed string or JSON list, and how many it holds.
+
+    For a packed string only the base64 groups holding those values are decoded (and
+    checked); the rest of the string is measured, not read. Raises MessageError when the
+    string's length is not that of whole base64 groups of whole ``dtype`` values, or when
+    the part read is not base64.
+    """
+    native = np.dtype(dtype).newbyteorder("=")
+    if not isinstance(value, str):
+        values = unpack(value, dtype, name)
+        return values[max(0, values.shape[0] - k) :], int(values.shape[0])
+    pad = len(value) - len(value.rstrip("="))
+    size = len(value) // 4 * 3 - pad
+    if len(value) % 4 or pad > 2 or size < 0 or size % native.itemsize:
+        raise MessageError(f"'{name}' is not base64 of whole {dtype} values")
+    n = size // native.itemsize
+    take = min(max(k, 0), n)
+    first = (n - take) * native.itemsize
+    group = first // 3
+    try:
+        raw = binascii.a2b_base64(value[4 * group :], strict_mode=True)
+    except binascii.Error as exc:
+        raise MessageError(f"'{name}' is not base64: {exc}") from exc
+    if len(raw) != size - 3 * group:
+        raise MessageError(f"'{name}' is not base64 of whole {dtype} values")
+    tail = np.frombuffer(raw, dtype=dtype, count=take, offset=first - 3 * group)
+    return tail.astype(native), n
+
+
 def pack_days(dates: npt.NDArray[np.datetime64]) -> str:
     """Dates as packed int32 days since 1970-01-01."""
     return pack((np.asarray(dates, dtype="datetime64[D]") - EPOCH_DAY).astype(np.int64), "<i4")
@@ -51,3 +81,9 @@ def pack_days(dates: npt.NDArray[np.datetime64]) -> str:
 def unpack_days(value: Any) -> npt.NDArray[np.datetime64]:
     """Packed days since 1970-01-01 back to ``datetime64[D]``."""
     return EPOCH_DAY + unpack(value, "<i4", "days").astype(np.int64)
+
+
+def unpack_days_tail(value: Any, k: int) -> tuple[npt.NDArray[np.datetime64], int]:
+    """:func:`unpack_tail` of packed days, as ``datetime64[D]``."""
+    days, n = unpack_tail(value, "<i4", "days", k)
+    return EPOCH_DAY + days.astype(np.int64), n

@@ -222,8 +222,15 @@ class PriceBars:
         }
 
     @classmethod
-    def from_payload(cls, p: dict[str, Any]) -> PriceBars:
-        """Rebuild and validate; raises MessageError on any violation."""
+    def from_payload(cls, p: dict[str, Any], *, tail: int | None = None) -> PriceBars:
+        """Rebuild and validate; raises MessageError on any violation.
+
+        With ``tail``, only the last ``tail`` bars are rebuilt and validated (for readers
+        of the newest bars: the cache updater, the analytics engine); the columns' lengths
+        are still checked, the older bars are neither decoded nor validated.
+        """
+        if tail is not None:
+            return cls._tail_from_payload(p, tail)
         try:
             if isinstance(p, dict) and "days" in p:
                 dates = arrays.unpack_days(p["days"])
@@ -234,6 +241,26 @@ class PriceBars:
         except (TypeError, ValueError) as exc:
             raise MessageError(f"malformed price bars: {exc}") from exc
         return bars.validate()
+
+    @classmethod
+    def _tail_from_payload(cls, p: dict[str, Any], tail: int) -> PriceBars:
+        try:
+            if isinstance(p, dict) and "days" in p:
+                dates, n = arrays.unpack_days_tail(p["days"], tail)
+            else:
+                listed = _req(p, "dates")
+                if not isinstance(listed, list):
+                    raise TypeError("'dates' is not a list")
+                n = len(listed)
+                dates = np.asarray(listed[max(0, n - tail) :], dtype="datetime64[D]")
+            cols = [arrays.unpack_tail(_req(p, f), "<f8", f, tail) for f in _PRICE_FIELDS]
+            symbol = str(_req(p, "symbol"))
+        except (TypeError, ValueError) as exc:
+            raise MessageError(f"malformed price bars: {exc}") from exc
+        if any(total != n for _, total in cols):
+            raise MessageError(f"{symbol}: columns of unequal length")
+        o, h, low, c, v = (values for values, _ in cols)
+        return cls(symbol, dates, o, h, low, c, v, bool(p.get("simulated"))).validate()
 
 
 def stable_id(*parts: object) -> str:

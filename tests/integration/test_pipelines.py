@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from prometheus_client import REGISTRY
 
+from axiom.analytics.returns import log_returns
+from axiom.domain.models import PriceBars
 from axiom.pipelines.base import PipelineContext, RunParams
+from axiom.pipelines.correlations import MIN_COVERAGE, fetch_returns
 from axiom.pipelines.orchestrate import run_with_consumers
 from axiom.runtime import Runtime
 
@@ -83,3 +88,61 @@ def test_reruns_publish_nothing_new_and_metrics_count(runtime: Runtime) -> None:
     runs = runtime.warehouse.runs("correlations")
     assert len(runs) == 2 and all(r.status == "success" for r in runs)
     assert runs[0].records == 0 and runs[1].records > 0
+
+
+def _walk(symbol: str, days: np.ndarray, seed: int) -> PriceBars:
+    rng = np.random.default_rng(seed)
+    close = 50 * np.exp(np.cumsum(rng.normal(0, 0.02, days.shape[0])))
+    return PriceBars(
+        symbol, days, close, close * 1.01, close * 0.99, close, np.full(len(days), 1e5)
+    )
+
+
+def _full_window(runtime: Runtime, params: RunParams) -> tuple[list[str], np.ndarray]:
+    """The window as the whole history gives it: the reference for the bounded read."""
+    cm = type(runtime.warehouse).close_matrix(runtime.warehouse, None, end=params.end)
+    rets = log_returns(cm.values[-(params.window + 1) :])
+    keep = np.isfinite(rets).mean(axis=0) >= MIN_COVERAGE
+    return [s for s, k in zip(cm.symbols, keep, strict=True) if k], rets[:, keep]
+
+
+@pytest.mark.parametrize("ended_days_ago", [0, 60, 700])
+def test_correlations_read_only_the_window_and_get_what_the_whole_history_gives(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch, ended_days_ago: int
+) -> None:
+    last = np.datetime64(datetime.now(UTC).date()) - ended_days_ago
+    business = np.busday_offset(last, -np.arange(900)[::-1], roll="backward")
+    bars = [_walk(s, business, i) for i, s in enumerate(("AAA", "BBB", "CCC", "DDD"))]
+    bars.append(_walk("GONE", business[:300], 9))  # delisted long before the window
+    bars.append(_walk("NEW", business[-100:], 10))  # listed inside a 252-day window
+    runtime.warehouse.upsert_prices(bars)
+    reads: list[date | None] = []
+    read = runtime.warehouse.close_matrix
+
+    def recording(symbols: object = None, start: date | None = None, end: object = None) -> object:
+        reads.append(start)
+        return read(symbols, start=start, end=end)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runtime.warehouse, "close_matrix", recording)
+    for params in (
+        RunParams(window=60),
+        RunParams(window=252),
+        RunParams(window=60, end=business[500].astype(object)),  # a window in the past
+    ):
+        reads.clear()
+        symbols, rets, window_end = fetch_returns(PipelineContext(runtime, params))
+        want_symbols, want = _full_window(runtime, params)
+        assert symbols == want_symbols
+        assert {"AAA", "BBB", "CCC", "DDD"} <= set(symbols) and "GONE" not in symbols
+        assert ("NEW" in symbols) == (params.window <= 100 and params.end is None)
+        assert rets.shape == (params.window, len(symbols))
+        np.testing.assert_array_equal(rets, want)
+        assert window_end == (params.end or business[-1].astype(object))
+        # bounded reads: up to today, then up to the data's last day when it ended
+        # earlier; the whole history (start None) only when it ended long ago
+        if params.end is not None or ended_days_ago == 0:
+            assert len(reads) == 1 and reads[0] is not None
+        elif ended_days_ago < 300:
+            assert len(reads) == 2 and None not in reads
+        else:
+            assert len(reads) == 2 and reads[0] is not None and reads[1] is None

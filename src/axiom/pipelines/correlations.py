@@ -8,7 +8,7 @@ the edges the warehouse holds, so a re-run on the same data publishes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 
@@ -21,15 +21,34 @@ from axiom.pipelines.base import PipelineContext, PipelineResult, publishing, un
 
 NAME = "correlations"
 MIN_COVERAGE = 0.9
+#: Calendar days read beyond the window's trading days (holidays, a late last bar).
+READ_MARGIN_DAYS = 30
 
 
 def fetch_returns(ctx: PipelineContext) -> tuple[list[str], np.ndarray, date]:
     """Log returns of the last ``window`` days up to ``end``: (symbols, returns, window end).
 
-    Symbols with less than 90 % of the window's returns are left out.
+    Symbols with less than 90 % of the window's returns are left out. Reads the days
+    from about ``window * 7 / 5`` calendar days before ``end`` (or today; or, when the
+    data ends earlier, before its last day), and the whole history only when those hold
+    fewer than ``window + 1`` days; either way the window is the last ``window + 1`` days
+    of the history up to ``end``.
     """
     p = ctx.params
-    cm = ctx.runtime.warehouse.close_matrix(universe_symbols(p), end=p.end)
+    symbols = universe_symbols(p)
+    warehouse = ctx.runtime.warehouse
+    # Only the last window + 1 days are used: read the span that holds them on a trading
+    # calendar, ending at `end` (or today); when the data ends earlier, again from its
+    # last day; everything only when that still holds too few days.
+    span = timedelta(days=(p.window + 1) * 7 // 5 + READ_MARGIN_DAYS)
+    cm = warehouse.close_matrix(
+        symbols, start=(p.end or datetime.now(UTC).date()) - span, end=p.end
+    )
+    if 0 < cm.values.shape[0] < p.window + 1:
+        last = date.fromisoformat(str(cm.dates[-1]))
+        cm = warehouse.close_matrix(symbols, start=last - span, end=p.end)
+    if cm.values.shape[0] < p.window + 1:
+        cm = warehouse.close_matrix(symbols, end=p.end)
     if cm.values.shape[0] < 3:
         raise PipelineError("not enough price history; run the ingestion pipeline first")
     close = cm.values[-(p.window + 1) :]

@@ -43,6 +43,10 @@ installed() { [ -x "$PG_BIN/pg_ctl" ] && [ -f "$DATA/PG_VERSION" ]; }
 running() { installed && as_owner "$PG_BIN/pg_ctl" status -D "$DATA" >/dev/null 2>&1; }
 
 # Written on every start so a change here takes effect at the next start.
+# Sized for bulk loads: a full demo writes ~350 MB of WAL. With max_wal_size = 2GB a
+# checkpoint fell into every third demo or so and made it 1-2 s slower (its writes, then
+# full-page images of every page touched again); at 8GB / 30 min one comes every ~20
+# demos. The WAL directory can grow to max_wal_size.
 write_config() {
   cat >"$DATA/axiom.conf" <<EOF
 listen_addresses = '$PG_HOST'
@@ -57,8 +61,8 @@ maintenance_work_mem = 128MB
 fsync = on
 synchronous_commit = on
 full_page_writes = on
-max_wal_size = 2GB
-checkpoint_timeout = 10min
+max_wal_size = 8GB
+checkpoint_timeout = 30min
 timezone = 'UTC'
 log_timezone = 'UTC'
 logging_collector = off

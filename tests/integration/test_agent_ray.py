@@ -18,10 +18,14 @@ from pathlib import Path
 
 import orjson
 import psutil
+import pytest
+from prometheus_client import REGISTRY
 
 from axiom.agents.documents import load_folder
 from axiom.agents.extractors.rules import extract_text
 from axiom.agents.mutations import AGENT_EDGE_TYPES
+from axiom.pipelines import graph_extract
+from axiom.pipelines.base import PipelineContext
 from axiom.runtime import Runtime
 from axiom.settings import Settings
 from axiom.testing.anthropic_fake import FakeAnthropicServer
@@ -95,3 +99,44 @@ def test_actor_killed_mid_run_every_company_once(cli: Cli, tmp_path: Path) -> No
     assert len(report["relations"]) == len(
         {(r["src"], r["relation"], r["dst"]) for r in report["relations"]}
     )
+
+
+def _metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_what_ray_actors_spend_is_in_the_drivers_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Actors book spend in their own processes; the driver, which is scraped, adds it up."""
+    model, pipeline = "claude-haiku-4-5", "company_graph_agent"
+    keys = {
+        "calls": ("axiom_claude_api_calls_total", {"model": model}),
+        "cost": ("axiom_claude_api_cost_dollars_total", {"pipeline": pipeline}),
+        "input": (
+            "axiom_claude_api_tokens_total",
+            {"model": model, "pipeline": pipeline, "direction": "input"},
+        ),
+        "output": (
+            "axiom_claude_api_tokens_total",
+            {"model": model, "pipeline": pipeline, "direction": "output"},
+        ),
+    }
+    before = {k: _metric(n, **labels) for k, (n, labels) in keys.items()}
+    with FakeAnthropicServer(responder=extract_text, latency_s=0.05) as fake:
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", fake.url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+        settings = Settings(
+            home=tmp_path / "home", llm=f"anthropic:{model}", executor="ray://local",
+            agent_actors=2, workers=2, llm_rpm=10_000, llm_tpm=100_000_000,
+        )  # fmt: skip
+        with Runtime(settings) as rt:
+            result = graph_extract.run(PipelineContext(rt), CORPUS)
+        served = fake.stats.ok
+    llm = result.detail["llm"]
+    assert result.detail["workers"] >= 1 and llm["calls"] == served > 0
+    grew = {k: _metric(n, **labels) - before[k] for k, (n, labels) in keys.items()}
+    assert grew["calls"] == llm["calls"]
+    assert grew["input"] == llm["input_tokens"] > 0
+    assert grew["output"] == llm["output_tokens"] > 0
+    assert grew["cost"] == pytest.approx(llm["cost_usd"], rel=1e-6)

@@ -334,14 +334,8 @@ class CostGovernor:
             self._total.add(usage)
             self._companies.setdefault(slot.company, _Book()).add(usage)
             self._models.setdefault(slot.model, _Book()).add(usage)
-        CLAUDE_CALLS.labels(model=slot.model).inc()
-        CLAUDE_COST.labels(pipeline=self.pipeline).inc(usage.cost_usd)
-        CLAUDE_TOKENS.labels(model=slot.model, pipeline=self.pipeline, direction="input").inc(
-            usage.input_tokens
-        )
-        CLAUDE_TOKENS.labels(model=slot.model, pipeline=self.pipeline, direction="output").inc(
-            usage.output_tokens
-        )
+        book_metrics(slot.model, self.pipeline, 1, usage.input_tokens, usage.output_tokens,
+                     usage.cost_usd)  # fmt: skip
 
     @property
     def spent_usd(self) -> float:
@@ -361,6 +355,20 @@ class CostGovernor:
                 "companies": {k: asdict(v) for k, v in sorted(self._companies.items())},
                 "models": {k: asdict(v) for k, v in sorted(self._models.items())},
             }
+
+
+def book_metrics(
+    model: str, pipeline: str, calls: int, input_tokens: int, output_tokens: int, cost: float
+) -> None:
+    """Add spend to the ``CLAUDE_*`` metrics of this process.
+
+    Called by the governor for each settled call, and by the driver of a Ray run for what
+    its actors spent (their metrics live in the actors' processes, which nobody scrapes).
+    """
+    CLAUDE_CALLS.labels(model=model).inc(calls)
+    CLAUDE_COST.labels(pipeline=pipeline).inc(cost)
+    CLAUDE_TOKENS.labels(model=model, pipeline=pipeline, direction="input").inc(input_tokens)
+    CLAUDE_TOKENS.labels(model=model, pipeline=pipeline, direction="output").inc(output_tokens)
 
 
 def combine(snapshots: Iterable[dict[str, Any]]) -> dict[str, Any]:

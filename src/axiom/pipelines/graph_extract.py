@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from axiom.agents.costs import CostGovernor
+from axiom.agents.costs import CostGovernor, book_metrics
 from axiom.agents.documents import Document, load_folder
 from axiom.agents.worker import (
     PIPELINE,
@@ -50,6 +50,13 @@ def _executor(ctx: PipelineContext) -> tuple[Executor, AgentFactory]:
     governor = CostGovernor.from_settings(settings, PIPELINE)
     shared = AgentResources(settings, governor)
     return LocalExecutor(settings.llm_concurrency), AgentFactory(settings, shared=shared)
+
+
+def _book_remote(llm: str, outcomes: list[CompanyOutcome]) -> None:
+    model = llm.split(":", 1)[1] if ":" in llm else llm
+    for o in outcomes:
+        if o.calls:
+            book_metrics(model, PIPELINE, o.calls, o.input_tokens, o.output_tokens, o.cost_usd)
 
 
 def summarise(outcomes: list[CompanyOutcome]) -> dict[str, Any]:
@@ -100,6 +107,8 @@ def run(ctx: PipelineContext, docs: Path) -> PipelineResult:
         executor.close()
         if factory.shared is not None:
             factory.shared.close()
+    if factory.shared is None:  # spent in Ray actors: book it in this process's metrics
+        _book_remote(ctx.runtime.settings.llm, outcomes)
     report = summarise(outcomes)
     not_done = len(jobs) - report["companies_by_status"].get("done", 0)
     message = report["stopped"] or (

@@ -408,3 +408,55 @@ def test_concurrent_writers_of_one_year_keep_the_blocks_equal_to_the_rows(
     got = first.price_bars()["MSFT"]
     assert len(got) == 24 == first.counts()["prices"]
     np.testing.assert_allclose(got.close, 100.123456789012 + np.arange(24))
+
+
+def _price_key(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[int, str]:
+    """OID and definition of the primary key of ``prices`` (in the connection's schema)."""
+    row = conn.execute(
+        "SELECT oid, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = 'prices'::regclass AND contype = 'p'"
+    ).fetchone()
+    assert row is not None, "prices has no primary key"
+    return int(row[0]), str(row[1])
+
+
+def test_a_first_load_into_an_empty_table_builds_the_key_once(schemas: Schemas) -> None:
+    wh = schemas.warehouse()
+    wh.BULK_MIN_ROWS = 100  # type: ignore[misc] - a small "bulk" for the test
+    first = [_walk(s, "2020-01-01", 300, 10.0 + i) for i, s in enumerate(("A", "B", "C"))]
+    with schemas.admin(schemas.names[-1]) as admin:
+        before = _price_key(admin)
+        assert wh.upsert_prices(first) == 900
+        after = _price_key(admin)
+        # dropped and added back: a new constraint, the same definition
+        assert after[0] != before[0] and after[1] == before[1] == "PRIMARY KEY (symbol, day)"
+        assert wh.counts()["prices"] == 900
+        got = wh.price_bars()
+        for b in first:
+            np.testing.assert_array_equal(got[b.symbol].close, b.close)
+            np.testing.assert_array_equal(got[b.symbol].dates, b.dates)
+        # not empty any more: the key stays, and it does its work for the upsert
+        changed = _walk("B", "2020-06-01", 200, 500.0)
+        assert wh.upsert_prices([changed, _walk("D", "2020-01-01", 100, 3.0)]) == 300
+        assert _price_key(admin) == after
+    b = wh.price_bars(["B"])["B"]
+    np.testing.assert_array_equal(b.dates, np.union1d(first[1].dates, changed.dates))
+    np.testing.assert_array_equal(b.close[-200:], changed.close)
+    assert wh.counts()["prices"] == 300 + len(b) + 300 + 100
+
+
+def test_a_first_load_does_not_wait_for_a_reader(schemas: Schemas) -> None:
+    """A reader holds ``prices``: the load takes the keyed path instead of waiting."""
+    wh = schemas.warehouse()
+    wh.BULK_MIN_ROWS = 100  # type: ignore[misc]
+    batch = [_walk("A", "2020-01-01", 300, 10.0)]
+    with schemas.admin(schemas.names[-1]) as reader:
+        key = _price_key(reader)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM prices").fetchone()  # holds ACCESS SHARE
+        t0 = time.monotonic()
+        assert wh.upsert_prices(batch) == 300  # would block on the lock without NOWAIT
+        assert time.monotonic() - t0 < 10
+        reader.execute("COMMIT")
+        assert _price_key(reader) == key  # the key was kept, not rebuilt
+    np.testing.assert_array_equal(wh.price_bars()["A"].close, batch[0].close)

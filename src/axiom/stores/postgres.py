@@ -44,6 +44,7 @@ from axiom.stores.sql_schema import DATA_TABLES, DERIVED_TABLES
 try:
     import psycopg
     from psycopg import errors as pgerrors
+    from psycopg import sql as pgsql
 except ModuleNotFoundError as exc:  # pragma: no cover - depends on the installed extras
     raise MissingExtraError("warehouse backend 'postgresql'", "postgres") from exc
 
@@ -97,6 +98,11 @@ _PRICE_OVERLAP = (
 )
 
 
+_PRICE_KEY_NAME = (
+    "SELECT conname FROM pg_constraint WHERE conrelid = 'prices'::regclass AND contype = 'p'"
+)
+
+
 class PostgresWarehouse(SqlWarehouse):
     """The warehouse on a PostgreSQL server, shared by every process of the stack.
 
@@ -109,7 +115,8 @@ class PostgresWarehouse(SqlWarehouse):
     READ_ISOLATION: ClassVar[str | None] = "REPEATABLE READ"
     #: Rows from which tables other than ``prices`` are written through COPY.
     COPY_MIN_ROWS: ClassVar[int] = 1000
-    #: Price rows from which a write raises ``work_mem`` for its own transaction.
+    #: Price rows from which a write raises ``work_mem`` (and ``maintenance_work_mem``, for
+    #: the key built after a first load into an empty table) for its own transaction.
     BULK_MIN_ROWS: ClassVar[int] = 100_000
     BULK_WORK_MEM: ClassVar[str] = "256MB"
 
@@ -235,11 +242,14 @@ class PostgresWarehouse(SqlWarehouse):
     def _bulk_upsert_prices(self, conn: Connection, bars: Sequence[PriceBars]) -> int:
         """Stream the merged batch with binary COPY inside the caller's transaction.
 
-        Keys all new (no stored bar of a symbol in the batch's range of days): COPY
-        straight into ``prices``. Otherwise COPY into a staging table, then one ``MERGE``
-        (only changed rows are rewritten). Each step runs under a savepoint: if a
-        concurrent writer inserts one of the keys first, it is rolled back and the next
-        step runs, down to ``INSERT ... ON CONFLICT DO UPDATE``, which cannot conflict.
+        An empty ``prices`` and a batch of ``BULK_MIN_ROWS`` or more (a first load): the
+        key is dropped, the rows copied and the key built again in one sort (see
+        :func:`_load_into_empty`). Keys all new (no stored bar of a symbol in the batch's
+        range of days): COPY straight into ``prices``. Otherwise COPY into a staging
+        table, then one ``MERGE`` (only changed rows are rewritten). Each step runs under
+        a savepoint: if a concurrent writer inserts one of the keys first, it is rolled
+        back and the next step runs, down to ``INSERT ... ON CONFLICT DO UPDATE``, which
+        cannot conflict.
         Called once per write transaction (the staging table is dropped at commit).
         """
         given = sum(len(b) for b in bars)
@@ -247,6 +257,9 @@ class PostgresWarehouse(SqlWarehouse):
         with _dbapi(conn).cursor() as cur:
             if len(rows) >= self.BULK_MIN_ROWS:
                 cur.execute(f"SET LOCAL work_mem = '{self.BULK_WORK_MEM}'")
+                cur.execute(f"SET LOCAL maintenance_work_mem = '{self.BULK_WORK_MEM}'")
+                if _load_into_empty(cur, rows):
+                    return given
             if not _overlaps(cur, rows) and _unless_conflict(
                 cur, lambda: _copy(cur, _COPY_PRICES, rows)
             ):
@@ -368,6 +381,38 @@ def _overlaps(cur: psycopg.Cursor[Any], rows: pgcopy.PriceRows) -> bool:
     cur.execute(_PRICE_OVERLAP, (rows.symbols, lo, hi))
     found = cur.fetchone()
     return bool(found and found[0])
+
+
+def _load_into_empty(cur: psycopg.Cursor[Any], rows: pgcopy.PriceRows) -> bool:
+    """Load ``rows`` into an empty ``prices`` without keeping its key row by row.
+
+    Takes ``prices`` exclusively without waiting (NOWAIT: a reader or writer holding it
+    means another path), and only if the table is empty drops its primary key, copies,
+    and adds the key back, which builds the index in one sort instead of ~2 M inserts
+    into it. Readers of ``prices`` wait for the commit. Under a savepoint: False, and
+    nothing changed or locked, when the table is busy or not empty, or when the rows
+    repeat a key (the key cannot be added back).
+    """
+    cur.execute("SAVEPOINT axiom_empty_load")
+    try:
+        cur.execute("LOCK TABLE prices IN ACCESS EXCLUSIVE MODE NOWAIT")
+        cur.execute("SELECT EXISTS (SELECT 1 FROM prices)")
+        found = cur.fetchone()
+        if found is None or found[0]:
+            cur.execute("ROLLBACK TO SAVEPOINT axiom_empty_load")
+            return False
+        cur.execute(_PRICE_KEY_NAME)
+        named = cur.fetchone()
+        key = pgsql.Identifier(str(named[0]) if named else "prices_pkey")
+        cur.execute(pgsql.SQL("ALTER TABLE prices DROP CONSTRAINT {}").format(key))
+        _copy(cur, _COPY_PRICES, rows)
+        add = "ALTER TABLE prices ADD CONSTRAINT {} PRIMARY KEY (symbol, day)"
+        cur.execute(pgsql.SQL(add).format(key))
+    except (pgerrors.LockNotAvailable, pgerrors.UniqueViolation):
+        cur.execute("ROLLBACK TO SAVEPOINT axiom_empty_load")
+        return False
+    cur.execute("RELEASE SAVEPOINT axiom_empty_load")
+    return True
 
 
 def _unless_conflict(cur: psycopg.Cursor[Any], step: Callable[[], object]) -> bool:

@@ -31,6 +31,8 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -105,12 +107,21 @@ def _run_local(settings: Settings, jobs: list[CompanyJob], threads: int) -> tupl
         shared.close()
 
 
-def bench_llm_stage(home: Path, jobs: list[CompanyJob], threads: int) -> dict[str, Any]:
+@contextmanager
+def _limited_endpoint(home: Path, threads: int) -> Iterator[tuple[FakeAnthropicServer, Settings]]:
+    """The endpoint with 2 s latency and 4,000 requests/min, and a client held to it."""
     with FakeAnthropicServer(responder=extract_text, latency_s=2.0, rpm_limit=4000) as fake:
         os.environ["ANTHROPIC_BASE_URL"] = fake.url
-        settings = _settings(
-            home, llm_rpm=4000, llm_tpm=50_000_000, llm_concurrency=threads, llm_budget_usd=0
+        yield (
+            fake,
+            _settings(
+                home, llm_rpm=4000, llm_tpm=50_000_000, llm_concurrency=threads, llm_budget_usd=0
+            ),
         )
+
+
+def bench_llm_stage(home: Path, jobs: list[CompanyJob], threads: int) -> dict[str, Any]:
+    with _limited_endpoint(home, threads) as (fake, settings):
         elapsed, outcomes = _run_local(settings, jobs, threads)
         first = fake.stats
         fake.reset_stats()
@@ -140,11 +151,7 @@ def bench_at_the_limit(home: Path, jobs: list[CompanyJob], threads: int) -> dict
     ~67/s the client-side limiter, not the latency, sets the pace, and the endpoint
     (same limit) must never answer 429.
     """
-    with FakeAnthropicServer(responder=extract_text, latency_s=2.0, rpm_limit=4000) as fake:
-        os.environ["ANTHROPIC_BASE_URL"] = fake.url
-        settings = _settings(
-            home, llm_rpm=4000, llm_tpm=50_000_000, llm_concurrency=threads, llm_budget_usd=0
-        )
+    with _limited_endpoint(home, threads) as (fake, settings):
         elapsed, outcomes = _run_local(settings, jobs, threads)
         stats = fake.stats
     done = sum(o.status == "done" for o in outcomes)

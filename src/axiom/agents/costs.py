@@ -49,7 +49,7 @@ PRICES: tuple[tuple[str, float, float], ...] = (
 #: arrives, and a busy client sends some grants later than others, which packs more of them
 #: into one of the server's windows. Measured at 4,000/min with 200 requests in flight on
 #: two saturated cores (bench/agent.py): 0.25 s let 31 of 5,389 requests be refused with
-#: 429, 2 s none, at 96 % of the limit.
+#: 429, 2 s none, at 96-98 % of the limit.
 SAFETY_MARGIN_S = 2.0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,9 +99,9 @@ def _walk(symbol: str, days: np.ndarray, seed: int) -> PriceBars:
     )
 
 
-def _full_window(runtime: Runtime, params: RunParams) -> tuple[list[str], np.ndarray]:
+def _full_window(read: Any, params: RunParams) -> tuple[list[str], np.ndarray]:
     """The window as the whole history gives it: the reference for the bounded read."""
-    cm = type(runtime.warehouse).close_matrix(runtime.warehouse, None, end=params.end)
+    cm = read(None, end=params.end)
     rets = log_returns(cm.values[-(params.window + 1) :])
     keep = np.isfinite(rets).mean(axis=0) >= MIN_COVERAGE
     return [s for s, k in zip(cm.symbols, keep, strict=True) if k], rets[:, keep]
@@ -131,7 +132,7 @@ def test_correlations_read_only_the_window_and_get_what_the_whole_history_gives(
     ):
         reads.clear()
         symbols, rets, window_end = fetch_returns(PipelineContext(runtime, params))
-        want_symbols, want = _full_window(runtime, params)
+        want_symbols, want = _full_window(read, params)
         assert symbols == want_symbols
         assert {"AAA", "BBB", "CCC", "DDD"} <= set(symbols) and "GONE" not in symbols
         assert ("NEW" in symbols) == (params.window <= 100 and params.end is None)

@@ -78,12 +78,7 @@ def pack_days(dates: npt.NDArray[np.datetime64]) -> str:
     return pack((np.asarray(dates, dtype="datetime64[D]") - EPOCH_DAY).astype(np.int64), "<i4")
 
 
-def unpack_days(value: Any) -> npt.NDArray[np.datetime64]:
-    """Packed days since 1970-01-01 back to ``datetime64[D]``."""
-    return EPOCH_DAY + unpack(value, "<i4", "days").astype(np.int64)
-
-
 def unpack_days_tail(value: Any, k: int) -> tuple[npt.NDArray[np.datetime64], int]:
-    """:func:`unpack_tail` of packed days, as ``datetime64[D]``."""
+    """:func:`unpack_tail` of packed days since 1970-01-01, as ``datetime64[D]``."""
     days, n = unpack_tail(value, "<i4", "days", k)
     return EPOCH_DAY + days.astype(np.int64), n

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import sys
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -229,31 +230,17 @@ class PriceBars:
         of the newest bars: the cache updater, the analytics engine); the columns' lengths
         are still checked, the older bars are neither decoded nor validated.
         """
-        if tail is not None:
-            return cls._tail_from_payload(p, tail)
+        k = sys.maxsize if tail is None else tail
         try:
             if isinstance(p, dict) and "days" in p:
-                dates = arrays.unpack_days(p["days"])
-            else:
-                dates = np.asarray(_req(p, "dates"), dtype="datetime64[D]")
-            o, h, low, c, v = (arrays.unpack(_req(p, f), "<f8", f) for f in _PRICE_FIELDS)
-            bars = cls(str(_req(p, "symbol")), dates, o, h, low, c, v, bool(p.get("simulated")))
-        except (TypeError, ValueError) as exc:
-            raise MessageError(f"malformed price bars: {exc}") from exc
-        return bars.validate()
-
-    @classmethod
-    def _tail_from_payload(cls, p: dict[str, Any], tail: int) -> PriceBars:
-        try:
-            if isinstance(p, dict) and "days" in p:
-                dates, n = arrays.unpack_days_tail(p["days"], tail)
+                dates, n = arrays.unpack_days_tail(p["days"], k)
             else:
                 listed = _req(p, "dates")
                 if not isinstance(listed, list):
                     raise TypeError("'dates' is not a list")
                 n = len(listed)
-                dates = np.asarray(listed[max(0, n - tail) :], dtype="datetime64[D]")
-            cols = [arrays.unpack_tail(_req(p, f), "<f8", f, tail) for f in _PRICE_FIELDS]
+                dates = np.asarray(listed[max(0, n - k) :], dtype="datetime64[D]")
+            cols = [arrays.unpack_tail(_req(p, f), "<f8", f, k) for f in _PRICE_FIELDS]
             symbol = str(_req(p, "symbol"))
         except (TypeError, ValueError) as exc:
             raise MessageError(f"malformed price bars: {exc}") from exc
